@@ -1,0 +1,9 @@
+"""(placeholder: commands are added by the capability that owns this module)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the root app."""
