@@ -1,0 +1,471 @@
+"""Shared statistics: intervals, classification metrics, agreement and paired tests.
+
+One implementation for every part of refusalkit (evaluate, audits, the benchmark, the
+annotation tool), so their numbers agree. Everything is vectorised numpy; scipy is only
+imported for large exact binomial tails. Conventions, chosen so that reports never show a
+surprising NaN or an inflated score:
+
+- Missing labels are `None` or float NaN. Agreement statistics drop them (pairwise for
+  Cohen, per unit for Krippendorff); `classification_report` counts the rows it excludes.
+- A metric whose denominator is zero (precision of a class never predicted, recall of a
+  class with no support) is 0.0, as scikit-learn's `zero_division=0`. Macro averages are
+  taken over the labels that occur in `y_true` or `y_pred`; labels absent from both are
+  listed with zeros but do not drag the average down.
+- NaN is returned only where a quantity is undefined, and documented: kappa/alpha when
+  there is no variation to agree beyond chance, scores over zero rows.
+- Bootstrap intervals are percentile intervals from `numpy.random.default_rng(seed)`, so
+  a given seed always gives the same interval.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from statistics import NormalDist
+from typing import Any, NamedTuple
+
+import numpy as np
+
+__all__ = [
+    "ClassMetrics",
+    "ClassificationReport",
+    "Estimate",
+    "Interval",
+    "McNemarResult",
+    "PairedDiff",
+    "bootstrap_ci",
+    "classification_report",
+    "cohen_kappa",
+    "confusion_matrix",
+    "counts_from_labels",
+    "fleiss_kappa",
+    "krippendorff_alpha",
+    "mcnemar_test",
+    "paired_bootstrap_diff",
+    "percent_agreement",
+    "proportion_ci",
+    "wilson_interval",
+]
+
+
+class Interval(NamedTuple):
+    """A two-sided confidence interval (floats, or arrays for vectorised calls)."""
+
+    low: Any
+    high: Any
+
+
+class Estimate(NamedTuple):
+    """A point estimate with its confidence interval."""
+
+    value: float
+    low: float
+    high: float
+
+
+def _z(confidence: float) -> float:
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    return NormalDist().inv_cdf(0.5 + confidence / 2.0)
+
+
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float | np.floating) and math.isnan(v))
+
+
+def _as_list(values: Iterable[Any]) -> list[Any]:
+    return values.tolist() if isinstance(values, np.ndarray) else list(values)
+
+
+# ------------------------------------------------------------------------------ proportions
+
+
+def wilson_interval(k: Any, n: Any, confidence: float = 0.95) -> Interval:
+    """Wilson score interval for k successes in n trials (scalars or arrays).
+
+    Preferred over the normal approximation because refusal rates are often near 0 or 1
+    and samples small; its coverage stays close to nominal there. With n == 0 the
+    interval is the uninformative (0, 1).
+    """
+    k_a, n_a = np.asarray(k, dtype=float), np.asarray(n, dtype=float)
+    if np.any(n_a < 0) or np.any(k_a < 0) or np.any(k_a > n_a):
+        raise ValueError("wilson_interval needs 0 <= k <= n")
+    z2 = _z(confidence) ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = k_a / n_a
+        denom = 1.0 + z2 / n_a
+        center = (p + z2 / (2 * n_a)) / denom
+        half = math.sqrt(z2) * np.sqrt(p * (1 - p) / n_a + z2 / (4 * n_a**2)) / denom
+    low = np.where(k_a == 0, 0.0, np.clip(center - half, 0.0, 1.0))
+    high = np.where(k_a == n_a, 1.0, np.clip(center + half, 0.0, 1.0))
+    low, high = np.where(n_a == 0, 0.0, low), np.where(n_a == 0, 1.0, high)
+    if low.ndim == 0:
+        return Interval(float(low), float(high))
+    return Interval(low, high)
+
+
+def proportion_ci(k: int, n: int, confidence: float = 0.95) -> Estimate:
+    """k/n with its Wilson interval; the rate is NaN when n == 0 (interval (0, 1))."""
+    low, high = wilson_interval(k, n, confidence)
+    return Estimate(k / n if n else float("nan"), low, high)
+
+
+# -------------------------------------------------------------------------------- bootstrap
+
+
+def _columns(arrays: Sequence[Any]) -> list[np.ndarray]:
+    if not arrays:
+        raise ValueError("give at least one array to resample")
+    cols = [np.asarray(a) for a in arrays]
+    n = len(cols[0])
+    if any(len(c) != n for c in cols):
+        raise ValueError(f"paired arrays differ in length: {[len(c) for c in cols]}")
+    if n == 0:
+        raise ValueError("cannot bootstrap zero rows")
+    return cols
+
+
+def _resampled(
+    stat_fn: Callable[..., Any],
+    cols: list[np.ndarray],
+    n_resamples: int,
+    seed: int | None,
+    vectorized: bool,
+) -> np.ndarray:
+    """Statistic on `n_resamples` row resamples (rows drawn jointly across columns)."""
+    rng = np.random.default_rng(seed)
+    n = len(cols[0])
+    chunk = max(1, min(n_resamples, 2**23 // n))  # bounds memory at ~64 MB of indexes
+    out = np.empty(n_resamples, dtype=float)
+    for start in range(0, n_resamples, chunk):
+        m = min(chunk, n_resamples - start)
+        idx = rng.integers(0, n, size=(m, n))
+        if vectorized:
+            vals = np.asarray(stat_fn(*(c[idx] for c in cols)), dtype=float).reshape(m)
+        else:
+            vals = np.array([stat_fn(*(c[i] for c in cols)) for i in idx], dtype=float)
+        out[start : start + m] = vals
+    return out
+
+
+def _percentile(dist: np.ndarray, confidence: float) -> Interval:
+    _z(confidence)  # validates
+    finite = dist[np.isfinite(dist)]
+    if finite.size == 0:
+        return Interval(float("nan"), float("nan"))
+    alpha = (1.0 - confidence) / 2.0
+    low, high = np.quantile(finite, [alpha, 1.0 - alpha])
+    return Interval(float(low), float(high))
+
+
+def bootstrap_ci(
+    stat_fn: Callable[..., Any],
+    *arrays: Any,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int | None = 0,
+    vectorized: bool = False,
+) -> Interval:
+    """Percentile bootstrap interval of `stat_fn(*arrays)`, resampling rows jointly.
+
+    Rows are paired: resample i uses the same row indexes for every array, so e.g.
+    `bootstrap_ci(accuracy, y_true, y_pred)` keeps each label with its prediction.
+    With `vectorized=True`, `stat_fn` receives arrays with a leading resample axis
+    (shape `(m, n, ...)`) and must return `m` values, e.g. `lambda x: x.mean(axis=1)`;
+    this is much faster for large n. Resamples where the statistic is NaN (a class
+    absent from the resample) are ignored.
+    """
+    cols = _columns(arrays)
+    return _percentile(_resampled(stat_fn, cols, n_resamples, seed, vectorized), confidence)
+
+
+def _mean_diff_resamples(cols: list[np.ndarray], n_resamples: int, seed: int | None) -> Any:
+    """Bootstrap of mean(a) - mean(b) via multinomial counts over distinct (a, b) rows.
+
+    Equivalent in distribution to resampling rows, but O(resamples x distinct rows):
+    flags from two models over a million prompts have only four distinct rows.
+    """
+    try:
+        (ua, ia), (ub, ib) = (np.unique(c.astype(float), return_inverse=True) for c in cols[:2])
+    except (TypeError, ValueError):
+        return None
+    if cols[0].ndim != 1 or len(ua) * len(ub) > 256:
+        return None
+    n = len(cols[0])
+    freq = np.bincount(ia * len(ub) + ib, minlength=len(ua) * len(ub)) / n
+    counts = np.random.default_rng(seed).multinomial(n, freq, size=n_resamples)
+    return counts @ np.subtract.outer(ua, ub).ravel() / n
+
+
+@dataclass(frozen=True, slots=True)
+class PairedDiff:
+    """`stat(a) - stat(b)` on the same rows, with a bootstrap interval and p-value."""
+
+    diff: float
+    low: float
+    high: float
+    p_value: float
+    n: int
+    n_resamples: int
+
+    def to_dict(self) -> dict[str, float | int]:
+        return asdict(self)
+
+
+def paired_bootstrap_diff(
+    a: Any,
+    b: Any,
+    *,
+    stat_fn: Callable[..., Any] | None = None,
+    shared: Sequence[Any] = (),
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int | None = 0,
+    vectorized: bool = False,
+) -> PairedDiff:
+    """Compare two systems on the same items: `stat_fn(a, *shared) - stat_fn(b, *shared)`.
+
+    `a` and `b` are per-row values of two models (refusal flags, correctness, scores)
+    over the same prompts; `shared` holds per-row arrays both use (e.g. gold labels, so
+    `stat_fn=accuracy` with `shared=(y_true,)`). The default statistic is the mean.
+    The p-value is two-sided, from the bootstrap distribution shifted to the null
+    (`(1 + #{|d* - d| >= |d|}) / (B + 1)`), so it is never exactly 0.
+    """
+    cols = _columns([a, b, *shared])
+    default = stat_fn is None
+    if stat_fn is None:
+        stat_fn, vectorized = (lambda x, *_: np.mean(x, axis=-1)), True
+    k = len(shared)
+
+    def diff_fn(x: Any, y: Any, *rest: Any) -> Any:
+        return np.asarray(stat_fn(x, *rest), dtype=float) - np.asarray(
+            stat_fn(y, *rest), dtype=float
+        )
+
+    observed = float(diff_fn(cols[0], cols[1], *cols[2 : 2 + k]))
+    dist = _mean_diff_resamples(cols, n_resamples, seed) if default and not k else None
+    if dist is None:
+        dist = _resampled(diff_fn, cols, n_resamples, seed, vectorized)
+    low, high = _percentile(dist, confidence)
+    finite = dist[np.isfinite(dist)]
+    extreme = np.count_nonzero(np.abs(finite - observed) >= abs(observed) - 1e-12)
+    p = (1 + extreme) / (finite.size + 1)
+    return PairedDiff(observed, low, high, float(min(1.0, p)), len(cols[0]), n_resamples)
+
+
+# ----------------------------------------------------------------- classification metrics
+
+
+def _labels(*seqs: list[Any]) -> list[Any]:
+    """Sorted distinct non-missing values (first-seen order if they do not sort)."""
+    seen = [v for v in dict.fromkeys(itertools.chain.from_iterable(seqs)) if not _missing(v)]
+    try:
+        return sorted(seen)
+    except TypeError:
+        return seen
+
+
+def _encode(values: list[Any], labels: Sequence[Hashable]) -> np.ndarray:
+    """Index of each value in `labels`; -1 for missing or unknown values (C-speed lookup)."""
+    index = {lab: i for i, lab in enumerate(labels) if not _missing(lab)}
+    if len(index) != len(labels):
+        raise ValueError(f"labels must be distinct and not missing: {list(labels)}")
+    codes = map(index.get, values, itertools.repeat(-1))
+    return np.fromiter(codes, dtype=np.intp, count=len(values))
+
+
+def _pair(
+    y_true: Any, y_pred: Any, labels: Sequence[Any] | None
+) -> tuple[np.ndarray, np.ndarray, list[Any]]:
+    t, p = _as_list(y_true), _as_list(y_pred)
+    if len(t) != len(p):
+        raise ValueError(f"y_true has {len(t)} rows but y_pred has {len(p)}")
+    names = list(labels) if labels is not None else _labels(t, p)
+    return _encode(t, names), _encode(p, names), names
+
+
+def confusion_matrix(y_true: Any, y_pred: Any, labels: Sequence[Any] | None = None) -> np.ndarray:
+    """Counts `C[i, j]` of rows with true label `labels[i]` predicted as `labels[j]`.
+
+    As scikit-learn: rows whose true or predicted value is not in `labels` (or is
+    missing) are not counted. `labels` defaults to the sorted union of both sequences.
+    """
+    t, p, labels = _pair(y_true, y_pred, labels)
+    k = len(labels)
+    ok = (t >= 0) & (p >= 0)
+    return np.bincount(t[ok] * k + p[ok], minlength=k * k).reshape(k, k).astype(np.int64)
+
+
+@dataclass(frozen=True, slots=True)
+class ClassMetrics:
+    precision: float
+    recall: float
+    f1: float
+    support: int  # rows with this true label
+    predicted: int  # rows predicted as this label
+
+
+@dataclass(frozen=True)
+class ClassificationReport:
+    """Accuracy, per-class and averaged precision/recall/F1 (conventions: module docstring).
+
+    `n` rows were scored (true label in `labels`); `n_excluded` rows were not (missing
+    or unknown true label). Predictions outside `labels` count as errors
+    (`n_pred_outside`) but have no column in `confusion`.
+    """
+
+    labels: list[Any]
+    n: int
+    accuracy: float
+    per_class: dict[Any, ClassMetrics]
+    macro_precision: float
+    macro_recall: float
+    macro_f1: float
+    weighted_precision: float
+    weighted_recall: float
+    weighted_f1: float
+    macro_labels: list[Any]
+    confusion: np.ndarray = field(repr=False)
+    n_excluded: int = 0
+    n_pred_outside: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form (labels become strings in `per_class`)."""
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        out["per_class"] = {str(k): asdict(v) for k, v in self.per_class.items()}
+        out["confusion"] = self.confusion.tolist()
+        return out
+
+
+def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    return np.divide(num, den, out=np.zeros_like(num, dtype=float), where=den > 0)
+
+
+def classification_report(
+    y_true: Any, y_pred: Any, labels: Sequence[Any] | None = None
+) -> ClassificationReport:
+    """Accuracy and precision/recall/F1 per class, macro- and support-weighted averages.
+
+    Matches scikit-learn's `precision_recall_fscore_support(..., zero_division=0)` with
+    `labels` restricted to the labels present, without its warnings. F1 is computed as
+    2TP / (2TP + FP + FN), which is 0 when TP is 0.
+    """
+    t, p, labels = _pair(y_true, y_pred, labels)
+    k = len(labels)
+    scored = t >= 0
+    t, p = t[scored], p[scored]
+    n = int(t.size)
+    inside = p >= 0
+    cm = np.bincount(t[inside] * k + p[inside], minlength=k * k).reshape(k, k)
+    tp = np.diag(cm).astype(float)
+    support = np.bincount(t, minlength=k)
+    predicted = cm.sum(axis=0)
+    precision = _safe_div(tp, predicted.astype(float))
+    recall = _safe_div(tp, support.astype(float))
+    f1 = _safe_div(2 * tp, (support + predicted).astype(float))
+    present = (support + predicted) > 0
+    nan = float("nan")
+
+    def avg(x: np.ndarray, w: np.ndarray | None = None) -> float:
+        if w is None:
+            return float(x[present].mean()) if present.any() else nan
+        return float((x * w).sum() / w.sum()) if w.sum() > 0 else nan
+
+    return ClassificationReport(
+        labels=labels,
+        n=n,
+        accuracy=float(tp.sum() / n) if n else nan,
+        per_class={
+            lab: ClassMetrics(
+                float(precision[i]),
+                float(recall[i]),
+                float(f1[i]),
+                int(support[i]),
+                int(predicted[i]),
+            )
+            for i, lab in enumerate(labels)
+        },
+        macro_precision=avg(precision),
+        macro_recall=avg(recall),
+        macro_f1=avg(f1),
+        weighted_precision=avg(precision, support),
+        weighted_recall=avg(recall, support),
+        weighted_f1=avg(f1, support),
+        macro_labels=[lab for lab, keep in zip(labels, present, strict=True) if keep],
+        confusion=cm.astype(np.int64),
+        n_excluded=int((~scored).sum()),
+        n_pred_outside=int((~inside).sum()),
+    )
+
+
+# ---------------------------------------------------------------------------- paired tests
+
+
+@dataclass(frozen=True, slots=True)
+class McNemarResult:
+    """McNemar's test for two paired binary outcomes (e.g. two models refusing)."""
+
+    statistic: float
+    p_value: float
+    a_only: int  # a flagged, b not
+    b_only: int  # b flagged, a not
+    both: int
+    neither: int
+    method: str  # "exact" (binomial) or "chi2" (with continuity correction)
+
+    def to_dict(self) -> dict[str, float | int | str]:
+        return asdict(self)
+
+
+def _binom_two_sided(k: int, n: int) -> float:
+    """Two-sided exact p-value for min(count) = k of n under p = 1/2."""
+    if n <= 2000:
+        tail = sum(math.comb(n, i) for i in range(k + 1))
+        return min(1.0, 2 * tail / 2**n)
+    from scipy.special import bdtr
+
+    return float(min(1.0, 2 * bdtr(k, n, 0.5)))
+
+
+def mcnemar_test(a: Any, b: Any, *, exact: bool | None = None) -> McNemarResult:
+    """Do two systems differ on the same items? Uses only the discordant pairs.
+
+    `a` and `b` are per-item booleans (refused / correct). With fewer than 25 discordant
+    pairs (or `exact=True`) the exact binomial test is used and `statistic` is the
+    smaller discordant count; otherwise the chi-square test with continuity correction,
+    `(|a_only - b_only| - 1)^2 / (a_only + b_only)`. No discordant pairs: p = 1.
+    """
+    x, y = np.asarray(_as_list(a), dtype=object), np.asarray(_as_list(b), dtype=object)
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError(f"a and b must be 1-D and the same length ({x.shape} vs {y.shape})")
+    if any(_missing(v) for v in x.tolist() + y.tolist()):
+        raise ValueError("mcnemar_test needs a value for every item; drop missing rows first")
+    x, y = x.astype(bool), y.astype(bool)
+    a_only, b_only = int(np.sum(x & ~y)), int(np.sum(~x & y))
+    both, neither = int(np.sum(x & y)), int(np.sum(~x & ~y))
+    disc = a_only + b_only
+    use_exact = disc < 25 if exact is None else exact
+    if disc == 0:
+        return McNemarResult(
+            0.0, 1.0, a_only, b_only, both, neither, "exact" if use_exact else "chi2"
+        )
+    if use_exact:
+        k = min(a_only, b_only)
+        return McNemarResult(
+            float(k), _binom_two_sided(k, disc), a_only, b_only, both, neither, "exact"
+        )
+    stat = (abs(a_only - b_only) - 1.0) ** 2 / disc
+    p = math.erfc(math.sqrt(stat / 2.0))  # chi-square survival function with 1 dof
+    return McNemarResult(stat, p, a_only, b_only, both, neither, "chi2")
+
+
+# Agreement statistics live in their own module; re-exported here for one import path.
+from refusalkit.core.agreement import (  # noqa: E402
+    cohen_kappa,
+    counts_from_labels,
+    fleiss_kappa,
+    krippendorff_alpha,
+    percent_agreement,
+)
