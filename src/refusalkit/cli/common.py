@@ -20,5 +20,7 @@ def print_json(obj: Any) -> None:
 
 def fail(message: str, code: int = 2) -> None:
     """Print an error for the user (no traceback) and exit."""
-    err_console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    from rich.markup import escape
+
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     raise SystemExit(code)

@@ -41,14 +41,6 @@ def progress(description: str, total: int | None = None, *, enabled: bool | None
         TimeRemainingColumn,
     )
 
-    columns = [
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TransferSpeedlessRate(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    ]
     class TransferSpeedlessRate(TextColumn):
         """rows/s (rich's own speed column formats bytes)."""
 
@@ -61,6 +53,14 @@ def progress(description: str, total: int | None = None, *, enabled: bool | None
             speed = task.finished_speed or task.speed
             return Text(f"{speed:,.0f}/s" if speed else "-/s", style="cyan")
 
+    columns = [
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TransferSpeedlessRate(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    ]
     with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
         task = bar.add_task(description, total=total)
 
