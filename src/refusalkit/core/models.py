@@ -60,7 +60,7 @@ class Message:
         return {"role": self.role, "content": self.content}
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class Source:
     """Where an exchange came from, precise enough to point a user at the bad row.
 
