@@ -15,6 +15,19 @@ from typing import Any
 
 import typer
 
+from refusalkit.cli.common import (
+    DatasetOptions,
+    EncodingOpt,
+    FormatOpt,
+    JsonOpt,
+    PromptFieldOpt,
+    RejectsOpt,
+    ResponseFieldOpt,
+    ShapeOpt,
+    SkipBadOpt,
+    SplitOpt,
+)
+
 _HELP = (
     "Show the detected format and shape of datasets, their counts and a sample.\n\n"
     "Reads every row (streaming, constant memory), so the counts are exact: rows, exchanges "
@@ -54,65 +67,33 @@ def inspect(
     datasets: list[Path] = typer.Argument(
         ..., help="Files or HF save_to_disk folders.", show_default=False
     ),
-    shape: str = typer.Option(
-        None,
-        "--shape",
-        help="Override shape detection: alpaca, sharegpt, messages, hh_rlhf, dpo, "
-        "prompt_response, prompt_only.",
-        show_default=False,
-    ),
-    prompt_field: str = typer.Option(
-        None, "--prompt-field", help="Column holding the prompt.", show_default=False
-    ),
-    response_field: str = typer.Option(
-        None, "--response-field", help="Column holding the response.", show_default=False
-    ),
-    split: str = typer.Option(
-        None, "--split", help="Only this split of an HF DatasetDict folder.", show_default=False
-    ),
+    shape: ShapeOpt = None,
+    prompt_field: PromptFieldOpt = None,
+    response_field: ResponseFieldOpt = None,
+    split: SplitOpt = None,
     sample: int = typer.Option(5, "--sample", min=0, help="How many exchanges to show."),
-    skip_bad: bool = typer.Option(
-        False,
-        "--skip-bad",
-        help="Set unreadable rows aside in a side file (with the reason) and carry on.",
-    ),
-    rejects: Path = typer.Option(
-        None,
-        "--rejects",
-        help="Side file for --skip-bad (default: ./<first input stem>.rejects.jsonl).",
-        show_default=False,
-    ),
-    fmt: str = typer.Option(
-        None,
-        "--format",
-        help="Override format detection: jsonl, json, csv, tsv, parquet, arrow, hf_disk.",
-        show_default=False,
-    ),
-    encoding: str = typer.Option(
-        None, "--encoding", help="Text encoding of the files (default: utf-8).", show_default=False
-    ),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON document for scripts."),
+    skip_bad: SkipBadOpt = False,
+    rejects: RejectsOpt = None,
+    fmt: FormatOpt = None,
+    encoding: EncodingOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     from refusalkit.core.progress import progress
     from refusalkit.readers import read_exchanges
 
-    fields = {}
-    if prompt_field:
-        fields["prompt"] = prompt_field
-    if response_field:
-        fields["response"] = response_field
+    options = DatasetOptions(
+        shape=shape,
+        prompt_field=prompt_field,
+        response_field=response_field,
+        split=split,
+        skip_bad=skip_bad,
+        rejects=rejects,
+        format=fmt,
+        encoding=encoding,
+    )
     shown: list[Any] = []
     with (
-        read_exchanges(
-            datasets,
-            shape=shape,
-            fields=fields,
-            skip_bad=skip_bad,
-            rejects_path=rejects,
-            split=split,
-            encoding=encoding,
-            format=fmt,
-        ) as stream,
+        read_exchanges(datasets, **options.to_kwargs()) as stream,
         progress("inspect", enabled=False if as_json else None) as advance,
     ):
         pending = 0
