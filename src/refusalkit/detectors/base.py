@@ -80,7 +80,7 @@ class Detector(ABC):
         self._save_state(folder)
         return folder
 
-    def _save_state(self, folder: Path) -> None:
+    def _save_state(self, folder: Path) -> None:  # noqa: B027 - optional hook
         """Write learned weights next to the manifest (learning detectors override)."""
 
     @classmethod
@@ -91,5 +91,5 @@ class Detector(ABC):
         obj._load_state(folder)
         return obj
 
-    def _load_state(self, folder: Path) -> None:
+    def _load_state(self, folder: Path) -> None:  # noqa: B027 - optional hook
         """Read learned weights (learning detectors override)."""

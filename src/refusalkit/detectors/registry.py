@@ -1,7 +1,6 @@
 """Turn a detector spec from the CLI or API into a Detector, importing lazily.
 
-Specs: `default` (the bundled learned model), `rules`, `learned`, `encoder` (needs the
-`[train]` extra), a path to a saved detector folder, `llm:ENDPOINT` (taxonomy judge) or
+Specs: `default` (the bundled learned model), `rules`, `learned`, a path to a saved detector folder, `llm:ENDPOINT` (taxonomy judge) or
 `llm-falsereject:ENDPOINT` (three-way FalseReject judge).
 """
 
@@ -43,7 +42,13 @@ def load_detector(spec: str = "default") -> Detector:
         from refusalkit.detectors.learned import LearnedDetector
 
         return LearnedDetector.bundled()
-    if spec in ("rules", "learned", "encoder") and not Path(spec).exists():
+    if spec == "encoder" and not Path(spec).exists():
+        raise ConfigError(
+            "the encoder detector must be trained before use: pass the folder it was saved to",
+            hint="train one with EncoderDetector().fit(...).save(DIR) (the [train] extra), "
+            "then use --detector DIR",
+        )
+    if spec in ("rules", "learned") and not Path(spec).exists():
         cls = detector_class(spec)
         if spec == "learned":
             return cls.bundled()  # type: ignore[attr-defined]
