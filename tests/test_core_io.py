@@ -23,3 +23,13 @@ def test_atomic_write_replaces_whole_file(tmp_path: Path) -> None:
     atomic_write(path, b"second")
     assert path.read_text() == "second"
     assert [p.name for p in path.parent.iterdir()] == ["b.json"]
+
+
+def test_atomic_write_uses_default_permissions(tmp_path: Path) -> None:
+    import os
+
+    path = tmp_path / "r.html"
+    atomic_write(path, "x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask
