@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 from refusalkit._version import __version__
 from refusalkit.core.errors import ConfigError, DataError, RefusalkitError
-from refusalkit.core.models import BEHAVIOR_CLASSES, Behavior, Exchange, Group, Message, Source, Verdict
+from refusalkit.core.models import (
+    BEHAVIOR_CLASSES,
+    Behavior,
+    Exchange,
+    Group,
+    Message,
+    Source,
+    Verdict,
+)
 
 if TYPE_CHECKING:
     from refusalkit.api import classify, classify_batch

@@ -24,7 +24,9 @@ def progress_enabled() -> bool:
 
 
 @contextmanager
-def progress(description: str, total: int | None = None, *, enabled: bool | None = None) -> Iterator[Advance]:
+def progress(
+    description: str, total: int | None = None, *, enabled: bool | None = None
+) -> Iterator[Advance]:
     """Yield an `advance(n)` callable; draws a rich bar on stderr when enabled."""
     if enabled is None:
         enabled = progress_enabled()
