@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "refusalkit.cli.taxonomy_cmd",
     "refusalkit.cli.classify_cmd",
     "refusalkit.cli.llm_cmd",
+    "refusalkit.cli.audit_cmd",
 )
 
 

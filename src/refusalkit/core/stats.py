@@ -35,17 +35,20 @@ __all__ = [
     "Interval",
     "McNemarResult",
     "PairedDiff",
+    "ProportionDiff",
     "bootstrap_ci",
     "classification_report",
     "cohen_kappa",
     "confusion_matrix",
     "counts_from_labels",
     "fleiss_kappa",
+    "holm_adjust",
     "krippendorff_alpha",
     "mcnemar_test",
     "paired_bootstrap_diff",
     "percent_agreement",
     "proportion_ci",
+    "proportion_diff",
     "wilson_interval",
 ]
 
@@ -110,6 +113,56 @@ def proportion_ci(k: int, n: int, confidence: float = 0.95) -> Estimate:
     """k/n with its Wilson interval; the rate is NaN when n == 0 (interval (0, 1))."""
     low, high = wilson_interval(k, n, confidence)
     return Estimate(k / n if n else float("nan"), low, high)
+
+
+class ProportionDiff(NamedTuple):
+    """p1 - p2 of two independent samples with its interval and a two-sided p-value."""
+
+    diff: float
+    low: float
+    high: float
+    p_value: float
+    test: str  # "z" (pooled two-proportion z-test) or "fisher" (exact, small counts)
+
+
+def proportion_diff(k1: int, n1: int, k2: int, n2: int, confidence: float = 0.95) -> ProportionDiff:
+    """Compare k1/n1 with k2/n2 from independent samples (e.g. two dataset versions).
+
+    The interval is Newcombe's hybrid score interval (built from the two Wilson
+    intervals; good coverage near 0 and 1, where refusal rates live). The p-value is
+    Fisher's exact test when an expected cell count is below 5, else the pooled z-test.
+    With n1 or n2 == 0 the difference is NaN and the p-value 1.
+    """
+    if n1 == 0 or n2 == 0:
+        return ProportionDiff(float("nan"), -1.0, 1.0, 1.0, "z")
+    p1, p2 = k1 / n1, k2 / n2
+    l1, u1 = wilson_interval(k1, n1, confidence)
+    l2, u2 = wilson_interval(k2, n2, confidence)
+    d = p1 - p2
+    low = d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
+    high = d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+    pooled = (k1 + k2) / (n1 + n2)
+    expected = min(n * q for n in (n1, n2) for q in (pooled, 1 - pooled))
+    if expected < 5:
+        from scipy.stats import fisher_exact
+
+        p = float(fisher_exact([[k1, n1 - k1], [k2, n2 - k2]])[1])
+        return ProportionDiff(d, max(-1.0, low), min(1.0, high), min(1.0, p), "fisher")
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    p = 1.0 if se == 0 else math.erfc(abs(d) / se / math.sqrt(2.0))
+    return ProportionDiff(d, max(-1.0, low), min(1.0, high), min(1.0, p), "z")
+
+
+def holm_adjust(p_values: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values (family-wise error control, any dependence)."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    out = [1.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        out[i] = running
+    return out
 
 
 # -------------------------------------------------------------------------------- bootstrap
