@@ -113,7 +113,10 @@ class LLMClient:
         rt = self._runtimes.get(name)
         return rt if rt is not None else self._add(resolve_endpoint(name, self.config))
 
-    def endpoint(self, name: str | None = None) -> Endpoint:
+    def endpoint(self, name: str | Endpoint | None = None) -> Endpoint:
+        """The endpoint a name resolves to; an `Endpoint` object is registered as given."""
+        if isinstance(name, Endpoint):
+            return self._add(name).endpoint
         return self._runtime(name).endpoint
 
     # ------------------------------------------------------------ lifecycle
