@@ -1,6 +1,8 @@
 """Real-browser fixtures: Debian's chromium driven by Playwright, the real server on a port.
 
-One browser per session (fast on a 2-core CI machine); each test gets fresh contexts.
+One browser per module; each test gets fresh contexts. Module scope (not session) matters:
+Playwright's sync API holds an asyncio loop open in the main thread while it runs, and
+later tests that call asyncio.run() would fail with "cannot be called from a running loop".
 Playwright never downloads a browser here: `executable_path` points at the system
 chromium, and the tests are skipped with a clear reason when it is missing. The flags
 turn off Chromium's background networking, which this machine's closed network refuses.
@@ -16,7 +18,7 @@ import pytest
 from browser_util import ARGS, CHROMIUM, Watch
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).is_file():
         pytest.skip(
