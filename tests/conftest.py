@@ -13,7 +13,9 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture(autouse=True)
-def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Every test gets its own REFUSALKIT_HOME so no test touches a real response log."""
     home = tmp_path_factory.mktemp("rk-home")
     monkeypatch.setenv("REFUSALKIT_HOME", str(home))

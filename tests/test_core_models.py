@@ -71,4 +71,7 @@ def test_verdict_round_trip_keeps_group() -> None:
 
 
 def test_source_describe_points_at_the_row() -> None:
-    assert Source(file="d.jsonl", line=12, row=11, turn=2).describe() == "d.jsonl line 12 (row 11) turn 2"
+    assert (
+        Source(file="d.jsonl", line=12, row=11, turn=2).describe()
+        == "d.jsonl line 12 (row 11) turn 2"
+    )

@@ -78,9 +78,12 @@ SideOpt = Annotated[
 
 
 def register(app: typer.Typer) -> None:
-    """Add `audit` (data, curate), `report` and `diff` to the root app."""
+    """Add `audit` (data, curate, model), `report` and `diff` to the root app."""
     audit_app.command("data", help=_DATA_HELP)(audit_data_cmd)
     audit_app.command("curate", help=_CURATE_HELP)(audit_curate_cmd)
+    from refusalkit.cli.model_audit_cmd import MODEL_HELP, audit_model_cmd
+
+    audit_app.command("model", help=MODEL_HELP)(audit_model_cmd)
     app.add_typer(audit_app, name="audit")
     app.command("report", help=_REPORT_HELP)(report_cmd)
     app.command("diff", help=_DIFF_HELP)(diff_cmd)

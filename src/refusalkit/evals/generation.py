@@ -16,6 +16,7 @@ from typing import Any
 
 from refusalkit.core.io import iter_jsonl
 from refusalkit.core.models import Exchange
+from refusalkit.core.progress import progress
 
 GENERATIONS_DIR = "generations"
 
@@ -69,21 +70,28 @@ async def agenerate_endpoints(
             raise ConfigError(
                 f"an endpoint is listed twice: {names}", hint="list each --endpoint once"
             )
-        jobs = [
-            agenerate(
-                exchanges,
-                generations_path(run_dir, name),
-                endpoint=name,
-                samples=samples,
-                params=params,
-                cache=cache,
-                overwrite=overwrite,
-                client=client,
-                show_progress=show_progress if len(names) == 1 else False,
-            )
-            for name in names
-        ]
-        summaries = await asyncio.gather(*jobs)
+        shared = len(names) > 1  # one bar for all endpoints (rich draws one at a time)
+        with progress(
+            f"generating ({len(names)} endpoints)",
+            total=len(exchanges) * samples * len(names),
+            enabled=show_progress if shared else False,
+        ) as advance:
+            jobs = [
+                agenerate(
+                    exchanges,
+                    generations_path(run_dir, name),
+                    endpoint=name,
+                    samples=samples,
+                    params=params,
+                    cache=cache,
+                    overwrite=overwrite,
+                    client=client,
+                    show_progress=False if shared else show_progress,
+                    advance=advance if shared else None,
+                )
+                for name in names
+            ]
+            summaries = await asyncio.gather(*jobs)
         return dict(zip(names, summaries, strict=True))
     finally:
         if own:

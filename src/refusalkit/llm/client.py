@@ -145,6 +145,8 @@ class LLMClient:
         rt = self._runtime(request.endpoint)
         ep = rt.endpoint
         messages = request.final_messages()
+        if ep.system and not any(m["role"] == "system" for m in messages):
+            messages.insert(0, {"role": "system", "content": ep.system})
         params = {**ep.params, **request.params} if request.params else dict(ep.params)
         if not _RESERVED.isdisjoint(params):
             for name in _RESERVED:

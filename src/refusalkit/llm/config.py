@@ -56,6 +56,9 @@ class Endpoint:
     backoff_max: float = 60.0
     #: default request parameters (temperature, max_tokens, top_p, seed, ...)
     params: Mapping[str, Any] = field(default_factory=dict)
+    #: system prompt sent with requests that carry none of their own (an operator's
+    #: deployment prompt, e.g. to audit a model with and without it)
+    system: str | None = None
     #: USD per input / output token
     price_input: float | None = None
     price_output: float | None = None
@@ -223,6 +226,8 @@ def _parse_endpoint(path: Path, name: str, table: Any) -> Endpoint:
     for key, allowed in (("structured_output", STRUCTURED), ("transport", TRANSPORTS)):
         if key in kw and kw[key] not in allowed:
             raise ConfigError(f"{where}: {key} = {kw[key]!r} is not one of {allowed}", hint=_HINT)
+    if "system" in kw and not isinstance(kw["system"], str):
+        raise ConfigError(f"{where}: system must be a string", hint='system = "You are ..."')
     if "params" in kw and not isinstance(kw["params"], dict):
         raise ConfigError(f"{where}: params must be a table", hint=f"[endpoints.{name}.params]")
     for key in ("max_concurrency", "max_retries", "n_ctx", "n_parallel"):

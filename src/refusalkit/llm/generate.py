@@ -18,7 +18,8 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -158,8 +159,13 @@ async def agenerate(
     overwrite: bool = False,
     client: LLMClient | None = None,
     show_progress: bool | None = None,
+    advance: Callable[[int], None] | None = None,
 ) -> GenerateSummary:
-    """Generate responses for `exchanges` into `output` (see the module docstring)."""
+    """Generate responses for `exchanges` into `output` (see the module docstring).
+
+    `advance(n)`, when given, is told of every row (kept ones first) instead of drawing a
+    bar of its own, so that several jobs can share one progress bar.
+    """
     if samples < 1:
         raise ConfigError(f"samples must be at least 1, got {samples}", hint="--samples 1")
     started = time.monotonic()
@@ -200,13 +206,20 @@ async def agenerate(
             kept=len(requests) - len(todo),
         )
         errors: Counter[str] = Counter()
-        with (
-            JsonlWriter(output, append=True) as writer,
-            progress("generating", total=len(todo), enabled=show_progress) as advance,
-        ):
+        bar = (
+            nullcontext(advance)
+            if advance is not None
+            else progress("generating", total=len(todo), enabled=show_progress)
+        )
+        if advance is not None and summary.kept:
+            advance(summary.kept)
+        with JsonlWriter(output, append=True) as writer, bar as tick:
             last_flush = time.monotonic()
             async for result in client.chat_many(todo):
-                writer.write(output_row(result))
+                row = output_row(result)
+                if row["system"] is None and ep.system:
+                    row["system"] = ep.system  # the endpoint's own system prompt was sent
+                writer.write(row)
                 summary.model = summary.model or result.model
                 if result.ok:
                     summary.completed += 1
@@ -217,7 +230,7 @@ async def agenerate(
                         summary.output_tokens += result.output_tokens or 0
                 else:
                     errors[result.error_type or "unknown"] += 1
-                advance()
+                tick(1)
                 # on disk at once when it cost a call; replays (20k/s) are batched
                 if not result.cached or time.monotonic() - last_flush > 0.5:
                     writer.flush()

@@ -60,6 +60,8 @@ BASE_COLUMNS: dict[str, str] = {
 #: report of a saved run (used by `refusalkit report`). Capabilities add their kind here.
 RENDERERS: dict[str, str] = {
     "audit-data": "refusalkit.audit.report:rerender",
+    "audit-model": "refusalkit.modelaudit.run:rerender",
+    "bench": "refusalkit.bench.report:rerender",
 }
 
 
