@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "refusalkit.cli.classify_cmd",
     "refusalkit.cli.llm_cmd",
     "refusalkit.cli.audit_cmd",
+    "refusalkit.cli.bench_cmd",
     "refusalkit.cli.web_cmd",
 )
 
