@@ -11,7 +11,14 @@ from typing import Any
 
 import numpy as np
 
-from refusalkit.core.stats import _as_list, _encode, _labels, _missing, _safe_div, confusion_matrix
+from refusalkit.core.classification import (
+    _as_list,
+    _encode,
+    _labels,
+    _missing,
+    _safe_div,
+    confusion_matrix,
+)
 
 
 def percent_agreement(a: Any, b: Any) -> float:
