@@ -82,10 +82,6 @@ def register(app: typer.Typer) -> None:
     app.command("evaluate", help=_EVAL_HELP)(evaluate)
 
 
-def _options(**kw: Any) -> DatasetOptions:
-    return DatasetOptions(**kw)
-
-
 def read_labelled(*args: Any) -> tuple[list[Any], list[Any], dict[str, Any]]:
     from refusalkit.detectors.labels import read_labelled as _read
 
@@ -121,16 +117,7 @@ def classify(
     from refusalkit.detectors.runner import classify_stream, output_record
     from refusalkit.readers import read_exchanges
 
-    opts = _options(
-        shape=shape,
-        prompt_field=prompt_field,
-        response_field=response_field,
-        split=split,
-        skip_bad=skip_bad,
-        rejects=rejects,
-        format=fmt,
-        encoding=encoding,
-    )
+    opts = DatasetOptions.from_params(locals())
     det = load_detector(detector)
     done = 0
     if resume and output.exists():
@@ -233,16 +220,7 @@ def train(
     from refusalkit.detectors.learned import LearnedDetector
     from refusalkit.detectors.training import labels_from_gold, split_by_prompt, write_model_card
 
-    opts = _options(
-        shape=shape,
-        prompt_field=prompt_field,
-        response_field=response_field,
-        split=split,
-        skip_bad=skip_bad,
-        rejects=rejects,
-        format=fmt,
-        encoding=encoding,
-    )
+    opts = DatasetOptions.from_params(locals())
     exchanges, gold, stats = read_labelled(
         inputs, opts.to_kwargs(), behavior_field, category_field, category_map, label_map, limit
     )
@@ -329,16 +307,7 @@ def evaluate(
     from refusalkit.detectors.registry import load_detector
     from refusalkit.detectors.runner import classify_stream
 
-    opts = _options(
-        shape=shape,
-        prompt_field=prompt_field,
-        response_field=response_field,
-        split=split,
-        skip_bad=skip_bad,
-        rejects=rejects,
-        format=fmt,
-        encoding=encoding,
-    )
+    opts = DatasetOptions.from_params(locals())
     exchanges, gold, stats = read_labelled(
         inputs, opts.to_kwargs(), behavior_field, category_field, category_map, label_map, limit
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -102,6 +103,18 @@ class DatasetOptions:
     format: str | None = None
     encoding: str | None = None
 
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> DatasetOptions:
+        """The options among a command's parameters (`DatasetOptions.from_params(locals())`).
+
+        Commands declare the shared `ShapeOpt`, `PromptFieldOpt`, ... parameters (typer needs
+        them in each signature); this collects whichever of them the command has, so the
+        mapping from flags to reader arguments lives here once. `fmt` is `--format`.
+        """
+        names = {"fmt": "format"}
+        kw = {names.get(k, k): v for k, v in params.items() if names.get(k, k) in _OPTION_NAMES}
+        return cls(**kw)
+
     def fields(self) -> dict[str, str]:
         out = {}
         if self.prompt_field:
@@ -120,3 +133,6 @@ class DatasetOptions:
             "encoding": self.encoding,
             "format": self.format,
         }
+
+
+_OPTION_NAMES = frozenset(DatasetOptions.__dataclass_fields__)

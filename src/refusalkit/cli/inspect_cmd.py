@@ -81,16 +81,7 @@ def inspect(
     from refusalkit.core.progress import progress
     from refusalkit.readers import read_exchanges
 
-    options = DatasetOptions(
-        shape=shape,
-        prompt_field=prompt_field,
-        response_field=response_field,
-        split=split,
-        skip_bad=skip_bad,
-        rejects=rejects,
-        format=fmt,
-        encoding=encoding,
-    )
+    options = DatasetOptions.from_params(locals())
     shown: list[Any] = []
     with (
         read_exchanges(datasets, **options.to_kwargs()) as stream,

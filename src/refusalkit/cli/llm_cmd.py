@@ -127,15 +127,7 @@ def generate_cmd(
     from refusalkit.llm.client import LLMClient
     from refusalkit.llm.generate import agenerate, read_prompts
 
-    opts = DatasetOptions(
-        shape=shape,
-        prompt_field=prompt_field,
-        split=split,
-        skip_bad=skip_bad,
-        rejects=rejects,
-        format=fmt,
-        encoding=encoding,
-    )
+    opts = DatasetOptions.from_params(locals())
     exchanges = read_prompts(prompts, limit=limit, **opts.to_kwargs())
     params: dict[str, Any] = {}
     if max_tokens is not None:

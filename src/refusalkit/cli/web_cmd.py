@@ -145,15 +145,7 @@ def start(
             raise ConfigError(
                 f"{project_dir} is not a project yet", hint="pass --data FILE to create it"
             )
-        options = DatasetOptions(
-            shape=shape,
-            prompt_field=prompt_field,
-            response_field=response_field,
-            split=split,
-            skip_bad=skip_bad,
-            format=fmt,
-            encoding=encoding,
-        )
+        options = DatasetOptions.from_params(locals())
         project = Project.create(
             project_dir,
             list(data),
