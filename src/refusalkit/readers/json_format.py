@@ -19,8 +19,7 @@ from refusalkit.readers.text_formats import (
     BAD_ROW_HINT,
     byte_chunks,
     check_encoding,
-    json_error,
-    not_object,
+    json_record,
 )
 
 #: Largest single JSON-array element accepted before declaring the file broken.
@@ -267,20 +266,5 @@ def _iter_array(sc: _Scanner, file: str, enc: str, errors: ErrorMode) -> Iterato
             return
         raw = bytes(sc.buf[s:e])
         sc.pos = e
-        try:
-            data = loads(raw)
-        except orjson.JSONDecodeError as exc:
-            err = json_error(exc, raw, file=file, line=line, encoding=enc)
-            if errors == "raise":
-                raise err from None
-            yield Record(None, row, line, file, raw, err)
-            row += 1
-            continue
-        if type(data) is not dict:
-            err = not_object(data, file=file, line=line)
-            if errors == "raise":
-                raise err
-            yield Record(None, row, line, file, raw, err)
-        else:
-            yield Record(data, row, line, file, raw)
+        yield json_record(raw, row, line, file, enc, errors)
         row += 1

@@ -111,6 +111,24 @@ def not_object(data: object, *, file: str, line: int) -> DataError:
 # ---------------------------------------------------------------------------- JSONL
 
 
+def json_record(raw: bytes, row: int, line: int, file: str, enc: str, errors: ErrorMode) -> Record:
+    """Parse one JSON object (a JSONL line or a JSON array element) into a Record: with
+    the data, or with the error naming file and line (raised when `errors` is "raise")."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        err = json_error(exc, raw, file=file, line=line, encoding=enc)
+        if errors == "raise":
+            raise err from None
+        return Record(None, row, line, file, raw, err)
+    if type(data) is not dict:
+        err = not_object(data, file=file, line=line)
+        if errors == "raise":
+            raise err
+        return Record(None, row, line, file, raw, err)
+    return Record(data, row, line, file, raw)
+
+
 def _split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
     rest = b""
     for chunk in chunks:
@@ -136,25 +154,9 @@ def iter_jsonl(
     start, stop = (shard.start, shard.stop) if shard else (0, None)
     row = shard.row if shard else 0
     line = (shard.line or 1) - 1 if shard else 0
-    loads = orjson.loads
     for raw in _split_lines(byte_chunks(path, enc, start, stop)):
         line += 1
-        try:
-            data = loads(raw)
-        except orjson.JSONDecodeError as exc:
-            if not raw.strip():
-                continue
-            err = json_error(exc, raw, file=file, line=line, encoding=enc)
-            if errors == "raise":
-                raise err from None
-            yield Record(None, row, line, file, raw, err)
-            row += 1
+        if not raw or raw.isspace():  # blank lines are not rows
             continue
-        if type(data) is not dict:
-            err = not_object(data, file=file, line=line)
-            if errors == "raise":
-                raise err
-            yield Record(None, row, line, file, raw, err)
-        else:
-            yield Record(data, row, line, file, raw)
+        yield json_record(raw, row, line, file, enc, errors)
         row += 1
