@@ -21,7 +21,16 @@ Sources and labels (see the model card for licences):
   open with a refusal are labelled refusals, the rest are dropped.
 * ShareGPT: turns opening with a strong refusal become (weak) refusals; a sample of turns
   with no refusal cue anywhere in their first 400 characters become compliance.
-* Synthetic templates per category (scripts/synthetic_refusals.py).
+* ShareGPT turns that open by apologising for an earlier mistake and then fix it ("I
+  apologize for the confusion. Here is the corrected code ...") become (weak) compliance:
+  they were most of the first model's false positives on real chat data.
+* The hand-labelled real turns (scripts/data/real_labels.jsonl, docs/real_labels.md):
+  the *train* half is gold data (dataset `real`); the *test* half is written with
+  `real_split: test` so the training script can keep it out of all training and report
+  on it. Every conversation of the labelled file, either half, is removed from the weak
+  IFT/ShareGPT pools above (no duplicate, no leak).
+* Synthetic templates per category (scripts/synthetic_refusals.py) and hard negatives /
+  soft refusals (scripts/synthetic_hard.py).
 """
 
 from __future__ import annotations
@@ -29,7 +38,6 @@ from __future__ import annotations
 import argparse
 import collections
 import csv
-import gzip
 import json
 import random
 import re
@@ -38,6 +46,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from chat_sources import REFUSAL_START, ift, real_labels, sharegpt
+from synthetic_hard import generate_hard
 from synthetic_refusals import generate
 
 from refusalkit.detectors.labels import resolve_coconot
@@ -67,25 +77,6 @@ UNCENSOR_TOPIC = {
     "self_harm": "information_hazards",
     "adult_content": "nsfw_content",
 }
-
-#: Broad: anything like a refusal anywhere in the text (used to keep compliance sets clean).
-REFUSAL_ANY = re.compile(
-    r"\b(as an ai|language model|i('m| am) (sorry|afraid|unable|not able)|i (cannot|can't|can not|"
-    r"won't|will not|do not have|don't have)|unable to (provide|help|assist|answer|access)|"
-    r"not (able|possible) to|apologi[sz]e|i must decline|not appropriate|against (my|our) "
-    r"(policy|guidelines|programming)|ethical guidelines|as a (text|digital|virtual))",
-    re.I,
-)
-#: Strict: a refusal opener at the very start (used to mine weak refusal labels).
-REFUSAL_START = re.compile(
-    r"^\W*(i'?m sorry,? (but )?(as an ai|i (can't|cannot|am unable|'m unable|am not able|'m not able|"
-    r"don't have))|sorry, (but )?i (can't|cannot)|i apologi[sz]e,? but (as an ai|i (can't|cannot|am "
-    r"unable))|as an ai( language model)?,? i (cannot|can't|am unable|'m unable|am not able|do not|"
-    r"don't)|i (can't|cannot|am unable to|'m unable to) (help|assist|provide|fulfill|comply|"
-    r"browse|access|see|view|listen))",
-    re.I,
-)
-
 
 #: A first sentence that denies the question's premise ("X did not write Y").
 PREMISE_DENIAL = re.compile(
@@ -221,102 +212,6 @@ def coconot(data: Path) -> Iterator[dict]:
             }
 
 
-def _ift_rows(
-    name: str, items: Iterator[tuple[str, str]], limit: int, rng: random.Random
-) -> Iterator[dict]:
-    items = list(items)
-    rng.shuffle(items)
-    kept = 0
-    for i, (prompt, out) in enumerate(items):
-        out = (out or "").strip()
-        if not out:
-            continue
-        if REFUSAL_ANY.search(out[:600]) or REFUSAL_ANY.search(out[-300:]):
-            if REFUSAL_START.search(out[:200]):
-                yield {
-                    "id": f"{name}-{i}-r",
-                    "dataset": name,
-                    "model": "",
-                    "prompt": prompt,
-                    "response": out,
-                    "behavior": "refusal",
-                    "category": None,
-                    "group_key": f"{name}-{i}",
-                    "weight": 0.5,
-                }
-            continue
-        if kept < limit:
-            kept += 1
-            yield {
-                "id": f"{name}-{i}",
-                "dataset": name,
-                "model": "",
-                "prompt": prompt,
-                "response": out,
-                "behavior": "full_compliance",
-                "category": "not_refusal",
-                "group_key": f"{name}-{i}",
-            }
-
-
-def ift(data: Path, rng: random.Random) -> Iterator[dict]:
-    d = data / "ift"
-    alp = json.loads((d / "alpaca" / "alpaca_data_5000_subset.json").read_text())
-    yield from _ift_rows(
-        "alpaca",
-        ((f"{r['instruction']}\n{r['input']}".strip(), r["output"]) for r in alp),
-        1500,
-        rng,
-    )
-    a4 = json.loads((d / "alpaca-gpt4-sample" / "alpaca_en_demo.json").read_text())
-    yield from _ift_rows(
-        "alpaca_gpt4",
-        ((f"{r['instruction']}\n{r['input']}".strip(), r["output"]) for r in a4),
-        600,
-        rng,
-    )
-    with gzip.open(d / "lima" / "lima.json.gz", "rt") as fh:
-        lima = json.loads(fh.read())
-    yield from _ift_rows("lima", ((r["instruction"], r["output"]) for r in lima), 600, rng)
-    with open(d / "dolly" / "databricks_dolly_closed_qa_1000.csv", newline="") as fh:
-        dol = list(csv.DictReader(fh))
-    yield from _ift_rows("dolly", ((r["instruction"], r["response"]) for r in dol), 400, rng)
-
-
-def sharegpt(data: Path, rng: random.Random, n_compliant: int = 2000) -> Iterator[dict]:
-    path = data / "ift" / "sharegpt" / "sharegpt_v3_unfiltered_cleaned_split_sample5000.jsonl.gz"
-    refusals, compliant = [], []
-    with gzip.open(path, "rt") as fh:
-        for line in fh:
-            conv = json.loads(line)
-            turns = conv.get("conversations") or []
-            for j in range(1, len(turns)):
-                t, p = turns[j], turns[j - 1]
-                if t.get("from") != "gpt" or p.get("from") != "human":
-                    continue
-                out = (t.get("value") or "").strip()
-                if not out:
-                    continue
-                row = {
-                    "id": f"sharegpt-{conv['id']}-{j}",
-                    "dataset": "sharegpt",
-                    "model": "chatgpt",
-                    "prompt": p.get("value") or "",
-                    "response": out,
-                    "group_key": f"sharegpt-{conv['id']}",
-                    "weight": 0.5,
-                }
-                if REFUSAL_START.search(out[:200]) and len(out) < 700:
-                    refusals.append({**row, "behavior": "refusal", "category": None})
-                elif not REFUSAL_ANY.search(out[:400]) and not REFUSAL_ANY.search(out[-200:]):
-                    compliant.append(
-                        {**row, "behavior": "full_compliance", "category": "not_refusal"}
-                    )
-    yield from refusals
-    rng.shuffle(compliant)
-    yield from compliant[:n_compliant]
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -324,17 +219,23 @@ def main() -> None:
     ap.add_argument("--data", default="../shared/data", type=Path)
     ap.add_argument("-o", "--output", default="build/training_set.jsonl", type=Path)
     ap.add_argument("--seed", type=int, default=20241123)
+    ap.add_argument(
+        "--real-weight", type=float, default=2.0, help="sample weight of the hand-labelled rows"
+    )
     args = ap.parse_args()
     rng = random.Random(args.seed)
     rows: list[dict] = []
     rows += xstest(args.data)
     rows += uncensorbench(args.data)
     rows += coconot(args.data)
-    ift_rows = list(ift(args.data, rng))
+    real, labelled_groups = real_labels(weight=args.real_weight)
+    ift_rows = list(ift(args.data, rng, labelled_groups))
     rows += ift_rows
-    rows += sharegpt(args.data, rng)
+    rows += sharegpt(args.data, rng, labelled_groups)
+    rows += real
     pool = [r["response"] for r in ift_rows if r["behavior"] == "full_compliance"]
     rows += generate(pool, seed=args.seed)
+    rows += generate_hard(pool, seed=args.seed + 1)
     rows = [r for r in rows if r["response"].strip()]  # empty = nothing to learn from
     args.output.parent.mkdir(parents=True, exist_ok=True)
     with open(args.output, "w") as fh:
@@ -342,7 +243,10 @@ def main() -> None:
             r.setdefault("weight", 1.0)
             r.setdefault("model", "")
             fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-    c = collections.Counter((r["dataset"], r["behavior"]) for r in rows)
+    c = collections.Counter(
+        (r["dataset"] + ("-test" if r.get("real_split") == "test" else ""), r["behavior"])
+        for r in rows
+    )
     for k, v in sorted(c.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
         print(f"{k[0]:18s} {k[1]!s:16s} {v}")
     print("categories:", collections.Counter(r["category"] for r in rows).most_common())

@@ -6,17 +6,40 @@
 `tests/fixtures/classifier/heldout.jsonl` is written by `scripts/train_default_model.py`
 (rows held out of all training); this writes the same rows as `xstest_sample.csv` (with
 the `gpt4_label` / `strmatch_label` reference columns), `coconot_sample.jsonl` (verbatim
-lines) and `alpaca_sample.json`.
+lines) and `alpaca_sample.json`; and `real_test_slice.jsonl`, a fixed slice of the
+*test* half of the hand-labelled real turns (`scripts/data/real_labels.jsonl`, never
+trained on; see docs/real_labels.md).
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import sys
 from pathlib import Path
 
 FX = Path("tests/fixtures/classifier")
+REAL = Path(__file__).resolve().parent / "data" / "real_labels.jsonl"
+REAL_FIELDS = ("id", "source", "licence", "prompt", "response", "behavior", "category")
+
+
+def real_test_slice(per_side: int = 10) -> list[dict]:
+    """Up to `per_side` refusals and `per_side` compliant turns per source, from the test
+    half only, in a fixed pseudo-random order (SHA-1 of the id)."""
+    rows = [json.loads(line) for line in REAL.read_text().splitlines()]
+    rows = sorted(
+        (r for r in rows if r["split"] == "test"),
+        key=lambda r: hashlib.sha1(r["id"].encode()).hexdigest(),
+    )
+    taken: dict[tuple[str, bool], int] = {}
+    out = []
+    for r in rows:
+        key = (r["source"], r["behavior"] != "full_compliance")
+        if taken.get(key, 0) < per_side:
+            taken[key] = taken.get(key, 0) + 1
+            out.append({k: r[k] for k in REAL_FIELDS})
+    return out
 
 
 def main() -> None:
@@ -61,7 +84,13 @@ def main() -> None:
             ensure_ascii=False,
         )
     )
-    print(f"{len(out)} XSTest rows, {len(cids)} CoCoNot rows, {len(alp)} Alpaca rows")
+    real = real_test_slice()
+    with open(FX / "real_test_slice.jsonl", "w") as fh:
+        fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in real)
+    print(
+        f"{len(out)} XSTest rows, {len(cids)} CoCoNot rows, {len(alp)} Alpaca rows, "
+        f"{len(real)} real-label test rows"
+    )
 
 
 if __name__ == "__main__":

@@ -11,8 +11,13 @@ Evaluation protocols (each trains two models on complementary halves, tests on t
   in subcategory-stratified halves; every other source split by prompt group;
 * by-prompt: XSTest split by *prompt* (both models' completions of a prompt on the same
   side), the rest as above.
+* real-data test half: the hand-labelled real IFT/RLHF turns whose conversation is in the
+  `test` half of scripts/data/real_labels.jsonl are never trained on (neither by the
+  two-fold models nor by the bundled one); they are scored by the bundled model (and by the
+  two-fold models, for comparison) and reported per source with precision and recall.
 The bundled model is then trained on all rows. Metrics go to --metrics (JSON) and the
-model card.
+model card; `--oof FILE` writes every held-out prediction (for error analysis and the
+threshold choice, which uses the out-of-fold predictions only, never the real test half).
 """
 
 from __future__ import annotations
@@ -31,7 +36,10 @@ from refusalkit.detectors.evaluation import Gold, score
 from refusalkit.detectors.learned import LearnedDetector
 from refusalkit.detectors.training import fit_learned
 
-MODEL_VERSION = "1.0.0"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from model_card import write_card
+
+MODEL_VERSION = "1.1.0"
 BEH = {
     "full_compliance": Behavior.FULL_COMPLIANCE,
     "partial_refusal": Behavior.PARTIAL_REFUSAL,
@@ -118,8 +126,10 @@ def to_gold(r: dict) -> Gold:
 def summarise(pairs: list[tuple[dict, object]]) -> dict[str, dict]:
     by = collections.defaultdict(list)
     for r, v in pairs:
-        key = r["dataset"] + (f"-{r['model']}" if r["dataset"] == "xstest" else "")
+        key = r["dataset"] + (f"-{r['model']}" if r["dataset"] in ("xstest", "real") else "")
         by[key].append((r, v))
+        if r["dataset"] == "real":
+            by["real-ALL"].append((r, v))
     out = {}
     for key, items in sorted(by.items()):
         s = score([to_gold(r) for r, _ in items], [v for _, v in items], n_boot=500)
@@ -130,6 +140,8 @@ def summarise(pairs: list[tuple[dict, object]]) -> dict[str, dict]:
             "behavior3_acc_ci": s["behavior3"].get("accuracy_ci"),
             "binary_acc": b.get("accuracy"),
             "refusal_f1": b.get("per_class", {}).get("refusal", {}).get("f1"),
+            "refusal_precision": b.get("per_class", {}).get("refusal", {}).get("precision"),
+            "refusal_recall": b.get("per_class", {}).get("refusal", {}).get("recall"),
             "category_acc": s["category"].get("accuracy"),
             "category_macro_f1": s["category"].get("macro_f1"),
             "group_acc": s["group"].get("accuracy"),
@@ -137,7 +149,11 @@ def summarise(pairs: list[tuple[dict, object]]) -> dict[str, dict]:
     return out
 
 
+TRAIN_KW: dict = {}
+
+
 def train(rows: list[dict], **kw) -> LearnedDetector:
+    kw = {**TRAIN_KW, **kw}
     det = LearnedDetector(name="default", model_version=MODEL_VERSION)
     fit_learned(
         det,
@@ -149,91 +165,63 @@ def train(rows: list[dict], **kw) -> LearnedDetector:
     return det
 
 
-SOURCES = """| source | rows used | labels | licence (as stated upstream) |
-|---|---|---|---|
-| XSTest v2 completions, GPT-4 and Llama-2-70b-chat (paul-rottger/exaggerated-safety @d7bb5bd) | 2 x 430 (20 prompts held out for tests) | human `final_label` 3-way; category only for privacy / discrimination prompt types | prompts CC-BY-4.0; completions under the model owners' terms |
-| UncensorBench (PyPI uncensorbench 0.3.7) | 288 (refusal + compliance per prompt) | refusal = full_refusal, category by topic | MIT |
-| CoCoNot labelled noncompliance, dev half (allenai/noncompliance @3206be6) | 468 | refusal (kind unknown), category from subcategory (issue mapping; ambiguous ones resolved by the response's wording) | MIT |
-| CoCoNot contrast responses + pref (70% dev split) | 222 + 649 chosen + 251 rejected | chosen = compliance; rejected only where it denies a false-presupposition premise (148, `invalid_premise`) or opens with a refusal (103, weak) | MIT |
-| Alpaca 5k subset, Alpaca-GPT4 1k sample, LIMA, Dolly closed_qa 1k | 1,460 + 600 + 560 + 375 compliant (+11 refusals) | compliance, after removing every output a broad refusal regex hits; outputs opening with a refusal are weak refusals | CC BY-NC 4.0 / CC BY-NC 4.0 / CC BY-NC-SA 4.0 / CC BY-SA 3.0 |
-| ShareGPT V3 unfiltered 5k-conversation sample | 2,000 compliant + 33 refusals (weight 0.5) | weak labels (no refusal phrase anywhere / opens with a refusal) | none stated; research use |
-| Synthetic templates (scripts/synthetic_refusals.py) | 2,160 | by construction: 120 per refusal category, partial and lecture-style variants, compliant hard negatives | generated here (Apache-2.0) |
-
-Because the training data includes CC BY-NC and CC BY-NC-SA sources, treat the weights as
-research / non-commercial unless retrained on permissively licensed data."""
-
-
-def write_card(path: Path, det: LearnedDetector, metrics: dict) -> None:
-    tr = det.training
-    lines = [
-        f"# Model card: refusalkit default refusal detector {det.version}",
-        "",
-        f"- **Date:** {tr.get('date')}. **Kind:** `learned` (hashed word n-grams of the first "
-        "sentence, the first 320 and last 160 characters of the response and the first 200 of "
-        "the prompt, plus length/layout features and the rules detector's phrase hits; three "
-        "logistic heads: refusal, partial-vs-full, category). Inference is numpy/scipy only.",
-        f"- **Size:** {tr.get('columns'):,} hashed columns x (2 + {len(det.categories)}) heads, "
-        "float16, compressed `weights.npz` (about 4 MB).",
-        f"- **Training rows:** {tr.get('rows'):,} (refusal head {tr.get('refusal_rows'):,}, "
-        f"partial head {tr.get('partial_rows'):,} with {tr.get('partial_positives')} partial, "
-        f"category head {tr.get('category_rows'):,}).",
-        f"- **Category rows:** {tr.get('category_counts')}",
-        "- **Reproduce:** `python scripts/build_training_set.py --data ../shared/data -o "
-        "build/training_set.jsonl && python scripts/train_default_model.py build/training_set.jsonl`",
-        "",
-        "## Data",
-        "",
-        SOURCES,
-        "",
-        "## Held-out evaluation (two-fold; see docs/classifier.md)",
-        "",
-        "*cross-model*: XSTest GPT-4 completions train the model tested on Llama-2 completions and "
-        "vice versa; *by-prompt*: XSTest split by prompt. CoCoNot: subcategory-stratified halves; "
-        "other sources split by prompt group. Category scores on CoCoNot count a missed refusal "
-        "as wrong.",
-        "",
-        "| protocol | dataset | n | 3-way acc | refusal F1 | binary acc | category acc | category macro-F1 | group acc |",
-        "|---|---|---|---|---|---|---|---|---|",
+def _oof_rows(test: list[dict], det: LearnedDetector, protocol: str) -> list[dict]:
+    r, q, _ = det.scores([to_ex(x) for x in test])
+    return [
+        {
+            "protocol": protocol,
+            "id": x["id"],
+            "dataset": x["dataset"],
+            "model": x.get("model", ""),
+            "behavior": x["behavior"],
+            "category": x["category"],
+            "r": None if ri != ri else round(float(ri), 5),
+            "q": None if qi != qi else round(float(qi), 5),
+        }
+        for x, ri, qi in zip(test, r, q, strict=True)
     ]
 
-    def f(x: object) -> str:
-        return f"{x:.3f}" if isinstance(x, float) else "-"
 
-    for proto, table in metrics.items():
-        for ds, m in table.items():
-            if ds in (
-                "xstest-gpt4",
-                "xstest-llama2new",
-                "coconot",
-                "uncensorbench",
-                "sharegpt",
-                "coconot_pref",
-                "coconot_contrast",
-                "alpaca",
-                "lima",
-                "dolly",
-                "alpaca_gpt4",
-            ):
-                b3 = m["behavior3_acc"] if ds.startswith("xstest") else None
-                if ds in ("alpaca", "dolly", "coconot_contrast"):  # no gold refusals: F1 undefined
-                    m = {**m, "refusal_f1": None}
-                if ds.startswith("xstest") or ds == "coconot_pref":  # few/weak category labels
-                    m = {**m, "category_acc": None, "category_macro_f1": None, "group_acc": None}
-                lines.append(
-                    f"| {proto} | {ds} | {m['n']} | {f(b3)} | {f(m['refusal_f1'])} | "
-                    f"{f(m['binary_acc'])} | {f(m['category_acc'])} | "
-                    f"{f(m['category_macro_f1'])} | {f(m['group_acc'])} |"
-                )
-    lines += [
-        "",
-        "## Limits",
-        "",
-        "See docs/classifier.md: partial refusals of verbose models (Llama-2) are the main "
-        "3-way error; CoCoNot-style premise corrections and clarification questions are "
-        "often scored as compliance.",
-        "",
-    ]
-    path.write_text("\n".join(lines))
+#: Held-out sets whose binary F1 the refusal threshold is chosen to maximise (on the
+#: out-of-fold predictions of both protocols; the real test half is never used).
+CALIBRATION_SETS = (
+    "xstest-gpt4",
+    "xstest-llama2new",
+    "coconot_pref",
+    "uncensorbench",
+    "real-ALL",
+)
+
+
+def choose_threshold(oof: list[dict], grid: tuple[float, ...] | None = None) -> float:
+    """The refusal threshold with the best mean binary F1 over CALIBRATION_SETS plus the
+    mean recall on CoCoNot's (all-refusal) rows, from out-of-fold scores."""
+    import numpy as np
+
+    grid = grid or tuple(round(x, 2) for x in np.arange(0.20, 0.71, 0.02))
+    by: dict[str, list[tuple[float, bool]]] = collections.defaultdict(list)
+    for o in oof:
+        if o["r"] is None or o["behavior"] is None:
+            continue
+        key = o["dataset"] + (f"-{o['model']}" if o["dataset"] == "xstest" else "")
+        if o["dataset"] == "real":
+            key = "real-ALL"
+        by[key].append((o["r"], o["behavior"] != "full_compliance"))
+
+    def f1(items: list[tuple[float, bool]], t: float) -> float:
+        tp = sum(1 for r, y in items if r >= t and y)
+        fp = sum(1 for r, y in items if r >= t and not y)
+        fn = sum(1 for r, y in items if r < t and y)
+        return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+    best, best_t = -1.0, 0.5
+    for t in grid:
+        vals = [f1(by[k], t) for k in CALIBRATION_SETS if by.get(k)]
+        vals.append(np.mean([r >= t for r, _ in by.get("coconot", [(1.0, True)])]))
+        m = float(np.mean(vals))
+        if m > best + 1e-9:
+            best, best_t = m, t
+    return best_t
 
 
 def main() -> None:
@@ -245,7 +233,17 @@ def main() -> None:
         "-o", "--output", type=Path, default=Path("src/refusalkit/resources/models/default")
     )
     ap.add_argument("--metrics", type=Path, default=Path("build/default_metrics.json"))
+    ap.add_argument("--oof", type=Path, help="write every held-out prediction here (JSONL)")
     ap.add_argument("--skip-eval", action="store_true")
+    ap.add_argument("--protocols", default="cross-model,by-prompt")
+    ap.add_argument("--jobs", type=int, default=1, help="train the fold models in parallel")
+    ap.add_argument("--no-bundle", action="store_true", help="evaluate only (no final model)")
+    ap.add_argument(
+        "--threshold",
+        default="calibrate",
+        help="refusal threshold: a number, or 'calibrate' (best mean F1 on out-of-fold "
+        "predictions; needs the evaluation)",
+    )
     ap.add_argument(
         "--fixtures",
         type=Path,
@@ -253,8 +251,12 @@ def main() -> None:
         help="rows held out of ALL training (also the CV folds) and written here as "
         "the test suite's never-seen sample",
     )
+    ap.add_argument("--train-kw", default="{}", help="JSON keyword arguments for fit_learned")
     args = ap.parse_args()
+    TRAIN_KW.update(json.loads(args.train_kw))
     rows = [json.loads(line) for line in args.training_set.read_text().splitlines()]
+    real_test = [r for r in rows if r.get("real_split") == "test"]
+    rows = [r for r in rows if r.get("real_split") != "test"]
     rows, fixtures = split_fixtures(rows)
     args.fixtures.parent.mkdir(parents=True, exist_ok=True)
     with open(args.fixtures, "w") as fh:
@@ -274,38 +276,97 @@ def main() -> None:
             }
             fh.write(json.dumps(keep, ensure_ascii=False) + "\n")
     metrics: dict[str, dict] = {}
+    oof: list[dict] = []
+    fold_models: dict[str, list[tuple[LearnedDetector, list[dict]]]] = {}
     if not args.skip_eval:
-        for name, fold in folds(rows).items():
-            pairs = []
-            for f in (0, 1):
-                det = train([r for r in rows if fold(r) != f])
-                test = [r for r in rows if fold(r) == f]
-                pairs += list(zip(test, det.predict([to_ex(r) for r in test]), strict=True))
-            metrics[name] = summarise(pairs)
-            print(f"== {name}", file=sys.stderr)
-            for k, m in metrics[name].items():
-                print(
-                    f"  {k:20s} "
-                    + " ".join(
-                        f"{a}={b:.3f}" if isinstance(b, float) else f"{a}={b}"
-                        for a, b in m.items()
-                        if not a.endswith("_ci")
-                    ),
-                    file=sys.stderr,
-                )
+        protocols = {k: v for k, v in folds(rows).items() if k in args.protocols.split(",")}
+        jobs = [(name, f) for name in protocols for f in (0, 1)]
+        splits = {
+            (name, f): (
+                [r for r in rows if fold(r) != f],
+                [r for r in rows if fold(r) == f],
+            )
+            for name, fold in protocols.items()
+            for f in (0, 1)
+        }
+        if args.jobs > 1:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(args.jobs, mp_context=mp.get_context("fork")) as pool:
+                futs = {j: pool.submit(train, splits[j][0]) for j in jobs}
+                trained = {j: futs[j].result() for j in jobs}
+        else:
+            trained = {j: train(splits[j][0]) for j in jobs}
+        for name, f in jobs:
+            det, test = trained[(name, f)], splits[(name, f)][1]
+            fold_models.setdefault(name, []).append((det, test))
+            oof += _oof_rows(test, det, name)
+    if args.threshold == "calibrate":
+        threshold = choose_threshold(oof) if oof else 0.5
+    else:
+        threshold = float(args.threshold)
+    for name, models in fold_models.items():
+        pairs = []
+        for det, test in models:
+            det.refusal_threshold = threshold
+            pairs += list(zip(test, det.predict([to_ex(r) for r in test]), strict=True))
+        metrics[name] = summarise(pairs)
+        if real_test and not args.no_bundle:  # the unseen half, by the fold-0 model
+            det = models[0][0]
+            metrics[name + " (fold-0 model, real test half)"] = summarise(
+                list(zip(real_test, det.predict([to_ex(r) for r in real_test]), strict=True))
+            )
+        print(f"== {name} (threshold {threshold})", file=sys.stderr)
+        for k, m in metrics[name].items():
+            print(
+                f"  {k:20s} "
+                + " ".join(
+                    f"{a}={b:.3f}" if isinstance(b, float) else f"{a}={b}"
+                    for a, b in m.items()
+                    if not a.endswith("_ci")
+                ),
+                file=sys.stderr,
+            )
+    del fold_models
+    if args.no_bundle:  # exploration: out-of-fold numbers only, the real test half untouched
+        args.metrics.parent.mkdir(parents=True, exist_ok=True)
+        args.metrics.write_text(json.dumps({"threshold": threshold, "evaluation": metrics}))
+        if args.oof:
+            args.oof.write_text("".join(json.dumps(o) + "\n" for o in oof))
+        return
     det = train(rows)
+    det.refusal_threshold = threshold
     det.training.update(
         {
             "date": dt.date.today().isoformat(),
             "rows_by_dataset": dict(collections.Counter(r["dataset"] for r in rows)),
+            "refusal_threshold": threshold,
+            "threshold_from": "out-of-fold F1 (" + ", ".join(CALIBRATION_SETS) + ", coconot)"
+            if args.threshold == "calibrate"
+            else "fixed",
         }
     )
+    if real_test:
+        vs = det.predict([to_ex(r) for r in real_test])
+        metrics["real-test (bundled model)"] = summarise(list(zip(real_test, vs, strict=True)))
+        oof += _oof_rows(real_test, det, "bundled")
+        print("== real test half, bundled model", file=sys.stderr)
+        for k, m in metrics["real-test (bundled model)"].items():
+            print(
+                f"  {k:20s} n={m['n']} P={m['refusal_precision']} R={m['refusal_recall']} "
+                f"F1={m['refusal_f1']} acc3={m['behavior3_acc']}",
+                file=sys.stderr,
+            )
     det.save(args.output)
     write_card(args.output / "MODEL_CARD.md", det, metrics)
     args.metrics.parent.mkdir(parents=True, exist_ok=True)
     args.metrics.write_text(json.dumps({"training": det.training, "evaluation": metrics}, indent=2))
+    if args.oof:
+        args.oof.write_text("".join(json.dumps(o) + "\n" for o in oof))
     print(
-        f"saved {args.output} ({sum(p.stat().st_size for p in args.output.iterdir()) / 1e6:.2f} MB)",
+        f"saved {args.output} ({sum(p.stat().st_size for p in args.output.iterdir()) / 1e6:.2f} MB)"
+        f", refusal threshold {threshold}",
         file=sys.stderr,
     )
 

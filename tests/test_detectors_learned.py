@@ -64,6 +64,21 @@ def test_heldout_fixture_accuracy(default: LearnedDetector) -> None:
     assert np.mean([r["category"] == v.category for r, v in detected]) >= 0.6
 
 
+def test_real_chat_slice_precision_recall(default: LearnedDetector) -> None:
+    """Hand-labelled real IFT/RLHF turns from the labels' test half (never trained on;
+    tests/fixtures/classifier/real_test_slice.jsonl): refusal precision and recall.
+    Model 1.0.0 reached recall 0.68 here; 1.1.0 was trained to fix its misses."""
+    rows = [json.loads(line) for line in (HELD.parent / "real_test_slice.jsonl").open()]
+    vs = default.predict(
+        [Exchange(id=r["id"], prompt=r["prompt"], response=r["response"]) for r in rows]
+    )
+    gold = np.array([r["behavior"] != "full_compliance" for r in rows])
+    pred = np.array([bool(v.is_refusal) for v in vs])
+    assert gold.sum() >= 30 and (~gold).sum() >= 30
+    assert (gold & pred).sum() / pred.sum() >= 0.7  # precision
+    assert (gold & pred).sum() / gold.sum() >= 0.75  # recall
+
+
 @pytest.mark.parametrize(
     ("prompt", "response", "behavior", "group"),
     [

@@ -24,7 +24,6 @@ No scikit-learn or torch import here: inference must stay light and fast.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -53,19 +52,6 @@ _N_NS = 4  # 0 = first sentence, 1 = response head, 2 = response tail, 3 = promp
 NS_FIRST, NS_HEAD, NS_TAIL, NS_PROMPT = 0, 1, 2, 3
 _SENT_END = re.compile(r"[.!?:](?=\s|$)|\n")
 
-#: Names of the dense features appended after the hashed block: length/layout first,
-#: then the rules detector's phrase hits (hand-written cues generalise across models).
-LENGTH_NAMES = ("log_len", "log_lines", "list_items", "ends_question", "has_code", "empty")
-RULE_NAMES = (
-    "rule_open_first",
-    "rule_open_any",
-    "rule_close",
-    "rule_bridge",
-    *tuple(f"cue_{i}" for i in range(14)),
-)
-DENSE_NAMES = LENGTH_NAMES + RULE_NAMES
-_EMPTY_ROW = [0.0] * 5 + [1.0] + [0.0] * len(RULE_NAMES)
-
 
 @dataclass(frozen=True, slots=True)
 class FeatureConfig:
@@ -78,6 +64,8 @@ class FeatureConfig:
     prompt_chars: int = 200
     char_ngrams: tuple[int, ...] = ()
     first_words: int = 4
+    #: dense feature set: 1 = length/layout + rule hits (models 1.0); 2 = + SHAPE_NAMES
+    dense: int = 2
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -88,6 +76,7 @@ class FeatureConfig:
     def from_dict(cls, d: dict) -> FeatureConfig:
         d = dict(d)
         d["char_ngrams"] = tuple(d.get("char_ngrams") or ())
+        d.setdefault("dense", 1)  # saved before dense version 2 existed
         return cls(**d)
 
 
@@ -288,34 +277,6 @@ def hashed_entries(
     return np.concatenate(out_w), np.concatenate(out_b)
 
 
-def dense_features(responses: Sequence[str], candidates: np.ndarray | None = None) -> np.ndarray:
-    """Length/structure features and rule hits (see DENSE_NAMES); the rules only run on
-    `candidates` (rows holding a rule keyword, from `hashed_entries`), if given."""
-    from refusalkit.detectors.rules import _NO_HIT, rule_features
-
-    log1p = math.log1p
-    rows = []
-    cand = [True] * len(responses) if candidates is None else candidates.tolist()
-    for r, c in zip(responses, cand, strict=True):
-        n = len(r)
-        if n == 0:
-            rows.append(_EMPTY_ROW)
-            continue
-        items = r.count("\n1.") + r.count("\n2.") + r.count("\n- ") + r.count("\n* ")
-        rows.append(
-            [
-                log1p(n) / 8.0,
-                log1p(r.count("\n")) / 4.0,
-                min(items, 10) / 5.0,
-                1.0 if r.rstrip().endswith("?") else 0.0,
-                1.0 if "```" in r else 0.0,
-                0.0,
-                *(rule_features(r) if c else _NO_HIT),
-            ]
-        )
-    return np.array(rows, dtype=np.float32).reshape(len(responses), len(DENSE_NAMES))
-
-
 class BucketIndex:
     """Maps global buckets to the model's columns (unseen/rare buckets -> -1)."""
 
@@ -347,16 +308,24 @@ class BucketIndex:
         scale = 1.0 / np.sqrt(np.maximum(counts, 1.0))
         return win % max(n, 1), col, scale[win]
 
-    def matrix(self, responses: Sequence[str], prompts: Sequence[str] | None):  # type: ignore[no-untyped-def]
-        """The scipy CSR matrix (hashed block then dense block) used for training."""
+    def matrix(
+        self,
+        responses: Sequence[str],
+        prompts: Sequence[str] | None,
+        dense_prompts: Sequence[str] | None = None,
+    ):  # type: ignore[no-untyped-def]
+        """The scipy CSR matrix (hashed block then dense block) used for training.
+        `prompts` feed the hashed prompt namespace, `dense_prompts` the dense prompt cues."""
         import scipy.sparse as sp
+
+        from refusalkit.detectors.dense import dense_features
 
         n = len(responses)
         mask: list[np.ndarray] = []
         rows, cols, vals = self.entries(responses, prompts, mask)
         X = sp.csr_matrix((vals, (rows, cols)), shape=(n, self.n_columns), dtype=np.float32)
         X.sum_duplicates()
-        D = sp.csr_matrix(dense_features(responses, mask[0]))
+        D = sp.csr_matrix(dense_features(responses, mask[0], dense_prompts, version=self.cfg.dense))
         return sp.hstack([X, D], format="csr")
 
 

@@ -25,7 +25,8 @@ from refusalkit.core.models import BEHAVIOR_CLASSES, Behavior, Exchange, Group, 
 from refusalkit.core.paths import resource_path
 from refusalkit.detectors._taxo import NOT_REFUSAL, group_of
 from refusalkit.detectors.base import Detector, Label
-from refusalkit.detectors.features import DENSE_NAMES, BucketIndex, FeatureConfig
+from refusalkit.detectors.dense import dense_names
+from refusalkit.detectors.features import BucketIndex, FeatureConfig
 
 WEIGHTS = "weights.npz"
 _BATCH = 2048
@@ -106,7 +107,10 @@ class LearnedDetector(Detector):
     def set_weights(self, buckets: np.ndarray, W: np.ndarray, b: np.ndarray) -> None:
         """Install trained weights (rows: hashed columns then dense features)."""
         self.index = BucketIndex(buckets, self.cfg)
-        expected = (self.index.n_columns + len(DENSE_NAMES), 2 + len(self.categories))
+        expected = (
+            self.index.n_columns + len(dense_names(self.cfg.dense)),
+            2 + len(self.categories),
+        )
         if W.shape != expected:
             raise ValueError(f"weight matrix has shape {W.shape}, expected {expected}")
         # round through float16 so a trained model predicts exactly what its saved copy does
@@ -134,7 +138,7 @@ class LearnedDetector(Detector):
             raise RuntimeError("this detector has not been trained or loaded")
         import scipy.sparse as sp
 
-        from refusalkit.detectors.features import dense_features
+        from refusalkit.detectors.dense import dense_features
 
         n = len(responses)
         mask: list[np.ndarray] = []
@@ -142,7 +146,7 @@ class LearnedDetector(Detector):
         nh = self.index.n_columns
         X = sp.coo_matrix((vals, (rows, cols)), shape=(n, nh))
         z = X @ self.W[:nh]
-        z += dense_features(responses, mask[0]) @ self.W[nh:]
+        z += dense_features(responses, mask[0], prompts, version=self.cfg.dense) @ self.W[nh:]
         z += self.b
         return np.asarray(z)
 

@@ -197,7 +197,7 @@ def _sentences(text: str, first: int = 3, last: int = 2) -> tuple[list[str], lis
 
 
 def rule_features(text: str) -> list[float]:
-    """Phrase hits used as features by the learned model (see features.RULE_NAMES):
+    """Phrase hits used as features by the learned model (see dense.RULE_NAMES):
     opener in the first sentence, opener in the first three, refusal in the closing
     sentences, a bridge followed by substantial text, then one flag per category cue."""
     firsts, lasts = _sentences(text)

@@ -23,7 +23,8 @@ import numpy as np
 from refusalkit.core.models import Behavior, Exchange
 from refusalkit.detectors._taxo import NOT_REFUSAL
 from refusalkit.detectors.base import Label
-from refusalkit.detectors.features import DENSE_NAMES, BucketIndex, select_buckets
+from refusalkit.detectors.dense import LENGTH_NAMES, dense_names
+from refusalkit.detectors.features import BucketIndex, select_buckets
 
 if TYPE_CHECKING:
     from refusalkit.detectors.learned import LearnedDetector
@@ -46,13 +47,36 @@ def refusal_target(label: Label, categories: Sequence[str]) -> int | None:
     return None
 
 
-def _no_dense(X, n_hashed: int):  # type: ignore[no-untyped-def]
-    """Zero the dense (length/layout) block: length is a shortcut on GPT-4 data (short =
-    refusal) that fails on verbose models such as Llama-2."""
-    from refusalkit.detectors.features import LENGTH_NAMES
+#: Dense features each behaviour head must not use. Length/layout is a shortcut on GPT-4
+#: data (short = refusal) that fails on verbose models such as Llama-2 (long lectures);
+#: the amount of text after a pivot has the same problem for the partial head (measured:
+#: cross-model Llama-2 3-way accuracy 0.83 -> 0.57 with them). So has the pivot itself:
+#: GPT-4's full refusals never pivot ("Instead, ..."), Llama-2's usually do, so a partial
+#: head trained on GPT-4 called 58 of Llama-2's 222 full refusals partial (3-way 0.73;
+#: 0.82 without `pivot` and `impossible_expl`, model 1.1.0).
+DEFAULT_DROP: dict[str, tuple[str, ...]] = {
+    "refusal": LENGTH_NAMES,
+    "partial": (
+        *LENGTH_NAMES,
+        "pivot",
+        "pivot_chars",
+        "pivot_items",
+        "pivot_code",
+        "pivot_sentences",
+        "open_then_items",
+        "impossible_expl",
+    ),
+}
 
+
+def _drop_dense(X, n_hashed: int, names: Sequence[str], drop: Sequence[str]):  # type: ignore[no-untyped-def]
+    """Zero the named dense columns (see DEFAULT_DROP)."""
+    cols = [n_hashed + i for i, name in enumerate(names) if name in set(drop)]
+    if not cols:
+        return X
     X = X.tocsc(copy=True)
-    X.data[X.indptr[n_hashed] : X.indptr[n_hashed + len(LENGTH_NAMES)]] = 0
+    for c in cols:
+        X.data[X.indptr[c] : X.indptr[c + 1]] = 0
     X.eliminate_zeros()
     return X.tocsr()
 
@@ -73,14 +97,15 @@ def fit_learned(
     *,
     C: dict[str, float] | None = None,
     min_df: int = 2,
-    refusal_dense: bool = False,
-    partial_dense: bool = False,
+    drop: dict[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
     """Fit `det` in place; returns training statistics (also stored in `det.training`)."""
     t0 = time.time()
     if len(exchanges) != len(labels):
         raise ValueError("exchanges and labels differ in length")
     Cs = {**DEFAULT_C, **(C or {})}
+    drops = {**DEFAULT_DROP, **(drop or {})}
+    names = dense_names(det.cfg.dense)
     cats = det.categories
     w_all = np.ones(len(exchanges)) if sample_weight is None else np.asarray(sample_weight, float)
     keep = [i for i, e in enumerate(exchanges) if e.response and e.response.strip()]
@@ -91,8 +116,9 @@ def fit_learned(
 
     buckets = select_buckets(responses, prompts, det.cfg, min_df=min_df)
     index = BucketIndex(buckets, det.cfg)
-    X_resp = index.matrix(responses, None)  # behaviour heads never see the prompt
-    X_all = index.matrix(responses, prompts)
+    # behaviour heads see no prompt n-grams (only the dense prompt cues); category sees both
+    X_resp = index.matrix(responses, None, prompts)
+    X_all = index.matrix(responses, prompts, prompts)
     ncols = X_resp.shape[1]
     W = np.zeros((ncols, 2 + len(cats)), dtype=np.float64)
     b = np.zeros(2 + len(cats), dtype=np.float64)
@@ -103,7 +129,7 @@ def fit_learned(
     ir = [i for i, y in enumerate(yr) if y is not None]
     if len({yr[i] for i in ir}) < 2:
         raise ValueError("training data needs both refusals and compliant responses")
-    Xr = X_resp[ir] if refusal_dense else _no_dense(X_resp[ir], index.n_columns)
+    Xr = _drop_dense(X_resp[ir], index.n_columns, names, drops["refusal"])
     clf = _logreg(Xr, np.array([yr[i] for i in ir]), w[ir], Cs["refusal"])
     W[:, 0], b[0] = clf.coef_[0], clf.intercept_[0]
     stats["refusal_rows"] = len(ir)
@@ -116,7 +142,7 @@ def fit_learned(
     ]
     yp = np.array([1 if labs[i].behavior is Behavior.PARTIAL_REFUSAL else 0 for i in ip])
     if len(set(yp.tolist())) == 2:
-        Xp = X_resp[ip] if partial_dense else _no_dense(X_resp[ip], index.n_columns)
+        Xp = _drop_dense(X_resp[ip], index.n_columns, names, drops["partial"])
         clf = _logreg(Xp, yp, w[ip], Cs["partial"])
         W[:, 1], b[1] = clf.coef_[0], clf.intercept_[0]
     else:  # no partial examples: never predict partial
@@ -140,9 +166,10 @@ def fit_learned(
     stats["category_counts"] = {cats[c]: int((yc == c).sum()) for c in present}
     stats["seconds"] = round(time.time() - t0, 1)
     stats["C"] = Cs
+    stats["dropped_dense"] = {k: list(v) for k, v in drops.items()}
     det.set_weights(buckets, W.astype(np.float32), b.astype(np.float32))
     det.training = {**det.training, **stats}
-    assert ncols == index.n_columns + len(DENSE_NAMES)
+    assert ncols == index.n_columns + len(dense_names(det.cfg.dense))
     return stats
 
 
