@@ -65,3 +65,50 @@ def test_mix_is_a_seeded_sample(fixtures: Path) -> None:
     assert len(examples) == 18 and {e.source for e in examples} == {"data", "mix"}
     _few, stats = build_dataset([data], mix=[alpaca], mix_ratio=5, limit=4)
     assert stats.data_examples == 4 and stats.mix_examples == 8  # all there is
+
+
+def test_without_the_train_extra_the_cli_names_it(tmp_path: Path, fixtures: Path) -> None:
+    """In a Python where peft cannot be imported (as if the `[train]` extra were not
+    installed) `refusalkit finetune` exits 2 with the pip hint."""
+    import os
+    import subprocess
+    import sys
+
+    # sys.modules[name] = None is Python's own marker for "cannot be imported": import
+    # raises ImportError and importlib.util.find_spec returns None, as when it is missing
+    code = "import sys; sys.modules['peft'] = None\nfrom refusalkit.cli.app import main; main()\n"
+    data = fixtures / "finetune" / "falsereject_sft_sample.jsonl"
+    res = subprocess.run(
+        [sys.executable, "-c", code, "finetune", "--data", str(data), "-o", str(tmp_path / "o")],
+        capture_output=True, text=True, env={**os.environ, "REFUSALKIT_HOME": str(tmp_path)},
+        timeout=120,
+    )  # fmt: skip
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "peft" in res.stderr and "refusalkit[train]" in res.stderr
+    assert "Traceback" not in res.stderr and not (tmp_path / "o").exists()
+
+
+def test_falsereject_export_folder_and_provenance(fixtures: Path, tmp_path: Path) -> None:
+    """The export's `falsereject.jsonl` rows carry a nested `provenance` and an integer
+    `category`; an export folder (which also holds sft_*.jsonl copies of the same answers)
+    stands for that file, so no example is read twice."""
+    rows = [json.loads(line) for line in
+            (fixtures / "finetune" / "falsereject_sft_sample.jsonl").read_text().splitlines()[:3]]  # fmt: skip
+    export = tmp_path / "export"
+    export.mkdir()
+    with (export / "falsereject.jsonl").open("w") as f:
+        for r in rows:
+            prov = {"seed_ids": ["s1"], "pool": {"verdicts": [{"response": "I can't."}]}}
+            f.write(json.dumps({**r, "provenance": prov}) + "\n")
+    (export / "sft_instruct.jsonl").write_text("".join(
+        json.dumps({"id": r["id"], "messages": [{"role": "user", "content": r["prompt"]},
+                    {"role": "assistant", "content": r["instruct_response"]}]}) + "\n"
+        for r in rows))  # fmt: skip
+    for fmt, key in (("instruct", "instruct_response"), ("cot", "cot_response")):
+        ex = list(read_examples([export], fmt=fmt))
+        assert len(ex) == 3 and ex[0].origin.endswith("falsereject.jsonl:0")
+        last = ex[2].messages[-1]["content"]
+        want = rows[2][key] if fmt == "instruct" else rows[2][key]["solution"]
+        assert last.endswith(want)
+    chat = list(read_examples([export / "sft_instruct.jsonl"]))
+    assert [e.messages for e in chat] == [e.messages for e in read_examples([export])]

@@ -146,3 +146,45 @@ def test_serve_local_answers_over_http(run: dict[str, Any], tmp_path: Path) -> N
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+def test_interrupted_run_resumes_from_its_checkpoint(tmp_path: Path) -> None:
+    """A run killed in step 2 of 3 (a callback raising KeyboardInterrupt, the exception
+    Ctrl-C raises, before step 2 is saved) resumes from checkpoint-1 on the same command,
+    keeps the loss history of the step before the interruption, then reports the job as
+    done; other settings in the same folder are refused."""
+    from transformers import TrainerCallback
+
+    from refusalkit.core.errors import ConfigError
+    from refusalkit.finetune import FinetuneJob, TrainSettings, run_finetune
+
+    class _Interrupt(TrainerCallback):
+        def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            if state.global_step == 2:
+                raise KeyboardInterrupt
+
+    data = Path(__file__).parent / "fixtures" / "finetune" / "falsereject_sft_sample.jsonl"
+
+    def job(**kw: Any) -> FinetuneJob:
+        settings = TrainSettings(max_steps=3, batch_size=1, max_length=192, save_steps=1,
+                                 lora_r=4, **kw)  # fmt: skip
+        return FinetuneJob(output=tmp_path / "ft", data=[data], base=str(_base()), limit=3,
+                           settings=settings, merge=False, gguf="none", verify=False)  # fmt: skip
+
+    first = job()
+    first.callbacks = [_Interrupt()]
+    with pytest.raises(KeyboardInterrupt):
+        run_finetune(first)
+    ckpts = sorted(p.name for p in (tmp_path / "ft" / "checkpoints").iterdir())
+    assert ckpts == ["checkpoint-1"] and not (tmp_path / "ft" / "finetune.json").exists()
+
+    rec = run_finetune(job())
+    tr = rec["train"]
+    assert tr["resumed_from"] == "checkpoint-1" and tr["steps_this_session"] == 2
+    assert [h["step"] for h in tr["loss_history"]] == [1, 2, 3]
+    assert (tmp_path / "ft" / "adapter" / "adapter_config.json").is_file()
+    assert not (tmp_path / "ft" / "checkpoints").exists()
+    assert run_finetune(job()).get("already_done") is True
+    with pytest.raises(ConfigError, match="settings") as err:
+        run_finetune(job(lr=1e-3))
+    assert "--overwrite" in str(err.value)

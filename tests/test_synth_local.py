@@ -152,7 +152,8 @@ def test_train_and_evaluate_on_synthetic_plus_real(tiny: dict[str, Any], fixture
     ])  # fmt: skip
     assert res.exit_code == 0, res.output
     trained = orjson.loads(res.stdout)
-    assert trained["train_rows"] == 234 + tiny["summary"]["rows"]
+    real = (fixtures / "classifier" / "heldout.jsonl").read_text().count("\n")
+    assert trained["train_rows"] == real + tiny["summary"]["rows"]
     res = CliRunner().invoke(app, [
         "evaluate", str(fixtures / "classifier" / "xstest_sample.csv"), "--behavior-field",
         "final_label", "-d", str(model), "--bootstrap", "0", "--json",

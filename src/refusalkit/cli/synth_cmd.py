@@ -36,8 +36,11 @@ _FT_HELP = (
     "writes OUT/model.gguf for `refusalkit serve-local --model OUT/model.gguf`.\n\n"
     "--base takes an HF model folder or a .gguf (default: the bundled SmolLM2-135M-Instruct). "
     "--data takes FalseReject exports (prompt + instruct_response / cot_response) or any chat / "
-    "prompt-response file. Needs the [train] extra. CPU works for small models; --device cuda "
-    "with bf16 and gradient checkpointing scales to 1-8B.\n\n"
+    "prompt-response file. Needs the \\[train] extra (pip install 'refusalkit\\[train]'). "
+    "CPU works for small models; --device cuda with bf16 and gradient checkpointing scales to "
+    "1-8B. Checkpoints go to OUT/checkpoints: "
+    "rerun the same command to resume an interrupted run (OUT/job.json records the settings "
+    "and the data's hash; other settings in the same folder need --overwrite).\n\n"
     "Examples:\n\n"
     "  refusalkit finetune --data export/falsereject.jsonl --mix dolly.csv --max-steps 30 -o ft\n\n"
     "  refusalkit finetune --data export/falsereject.jsonl --format cot --epochs 2 -o ft_cot\n\n"
@@ -303,11 +306,13 @@ def finetune_cmd(
         help="Default: on for CUDA.",
         show_default=False,
     ),
-    detail: str = typer.Option(
-        "full",
-        "--detail",
-        help="Prompt detail: full, or short (the definition's first "
-        "sentence and one seed example: faster on small local models).",
+    save_steps: int | None = typer.Option(
+        None,
+        "--save-steps",
+        min=1,
+        help="Checkpoint every N steps (default: ~10 per run, at most 50 apart); an "
+        "interrupted run resumes from the last one when the same command is rerun.",
+        show_default=False,
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of sampling, shuffling and training."),
     merge: bool = typer.Option(True, "--merge/--no-merge", help="Save the merged HF model."),
@@ -342,16 +347,26 @@ def finetune_cmd(
         epochs=epochs, max_steps=max_steps, lr=lr, batch_size=batch_size, grad_accum=grad_accum,
         max_length=max_length, lora_r=lora_r, lora_alpha=lora_alpha,
         target_modules=target_modules, seed=seed, device=device, dtype=dtype,
-        gradient_checkpointing=grad_ckpt,
+        gradient_checkpointing=grad_ckpt, save_steps=save_steps,
     )  # fmt: skip
     job = FinetuneJob(output=output, data=list(data), base=base, format=fmt, mix=list(mix or []),
                       mix_ratio=mix_ratio, limit=limit, settings=settings, merge=merge, gguf=gguf,
                       gguf_metadata=gguf_metadata, verify=verify, overwrite=overwrite)  # fmt: skip
-    record = run_finetune(job)
+    try:
+        record = run_finetune(job)
+    except KeyboardInterrupt:
+        err_console.print(f"[yellow]interrupted[/]: checkpoints are in {output}/checkpoints; "
+                          "rerun the same command to resume.", highlight=False)  # fmt: skip
+        raise typer.Exit(130) from None
     if as_json:
         print_json(record)
         return
     tr = record["train"]
+    if record.get("already_done"):
+        console.print(f"[bold]already done[/]: {output} holds this job, finished "
+                      f"{record['created']} (--overwrite trains again)", highlight=False)  # fmt: skip
+    elif tr.get("resumed_from"):
+        console.print(f"resumed from {tr['resumed_from']}", highlight=False)
     console.print(
         f"[bold]fine-tuned[/] {record['base']['spec']} on {tr['rows']} examples "
         f"({record['data_stats']['data_examples']} data + {record['data_stats']['mix_examples']} mix), "

@@ -28,6 +28,7 @@ from refusalkit.core.errors import ConfigError, DataError
 from refusalkit.core.models import Exchange
 
 FORMATS = ("instruct", "cot")
+EXPORT_FILE = "falsereject.jsonl"  # what `refusalkit falsereject export` writes
 
 
 @dataclass(slots=True)
@@ -107,6 +108,15 @@ def _conversations(
             yield prev, True
 
 
+def _export_file(path: Path) -> Path:
+    """A `refusalkit falsereject export` folder stands for its `falsereject.jsonl` (the
+    schema file; its `sft_*.jsonl` hold the same answers again, so reading the whole folder
+    would train every example twice)."""
+    if path.is_dir() and (path / EXPORT_FILE).is_file():
+        return path / EXPORT_FILE
+    return path
+
+
 def _messages(ex: Exchange, answer: str) -> list[dict[str, str]]:
     return [*ex.messages(), {"role": "assistant", "content": answer}]
 
@@ -123,7 +133,7 @@ def read_examples(
     if fmt not in FORMATS:
         raise ConfigError(f"unknown --format {fmt!r}", hint="--format instruct or --format cot")
     n = 0
-    for ex, last in _conversations([Path(p) for p in paths], reader_kw or {}):
+    for ex, last in _conversations([_export_file(Path(p)) for p in paths], reader_kw or {}):
         if not last:  # a later turn of the same conversation carries this one as context
             continue
         answer = _falsereject_answer(ex, fmt)

@@ -1,6 +1,11 @@
 """`refusalkit finetune`: data -> LoRA SFT -> adapter + merged model -> GGUF -> a real answer.
 
+    OUT/job.json          the job's identity (base, settings, hash of the examples), written
+                          first: a rerun with the same identity resumes from the last
+                          checkpoint in OUT/checkpoints/ (or returns the finished record);
+                          a different one is refused unless --overwrite
     OUT/finetune.json     what was done: base, data, settings, loss history, timings, files
+                          (written last, so its presence means the run finished)
     OUT/train.jsonl       the exact examples trained on (messages, source, origin)
     OUT/adapter/          the LoRA adapter (peft), small
     OUT/merged/           the merged model (HF safetensors; --no-merge skips it). For GGUF
@@ -15,6 +20,7 @@ of a before/after comparison (the same precision as the fine-tuned GGUF).
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import time
 import warnings
@@ -24,10 +30,11 @@ from typing import Any
 
 from refusalkit._version import __version__
 from refusalkit.core.errors import ConfigError
-from refusalkit.core.io import JsonlWriter, atomic_write, dumps_pretty, loads
+from refusalkit.core.io import JsonlWriter, atomic_write, dumps, dumps_pretty, loads
 from refusalkit.finetune.train import TrainSettings
 
 VERIFY_PROMPT = "In one sentence, what is the capital of France?"
+JOB_FILE = "job.json"
 
 
 @dataclass(slots=True)
@@ -46,17 +53,48 @@ class FinetuneJob:
     verify: bool = True
     overwrite: bool = False
     reader_kw: dict[str, Any] = field(default_factory=dict)
+    callbacks: list[Any] = field(default_factory=list)  # extra transformers TrainerCallbacks
 
 
-def _prepare_output(out: Path, overwrite: bool) -> None:
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise ConfigError(f"{out} is not empty", hint="pass --overwrite, or choose another -o")
+def _identity(job: FinetuneJob, base: Any, examples: list[Any]) -> dict[str, Any]:
+    """What makes two runs the same job: a rerun with an equal identity resumes (or returns
+    the finished record); a different one is refused. The examples are hashed (not the
+    file names), so an edited data file is noticed; the device is not part of it."""
+    digest = hashlib.sha256()
+    for ex in examples:
+        digest.update(dumps(ex.to_dict()) + b"\n")
+    settings = {
+        k: v for k, v in job.settings.to_dict().items() if k not in ("device", "save_steps")
+    }
+    return {"base": base.spec, "format": job.format, "mix_ratio": job.mix_ratio,
+            "limit": job.limit, "examples_sha256": digest.hexdigest(), "settings": settings,
+            "merge": job.merge, "gguf": job.gguf, "gguf_metadata": job.gguf_metadata}  # fmt: skip
+
+
+def _prepare_output(out: Path, overwrite: bool, identity: dict[str, Any]) -> str:
+    """'new', 'resume' (same job, unfinished: train from its last checkpoint) or 'done'."""
+    job_file = out / JOB_FILE
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        if not job_file.is_file():
+            raise ConfigError(f"{out} is not empty and holds no finetune job",
+                              hint="pass --overwrite, or choose another -o")  # fmt: skip
+        before = loads(job_file.read_bytes())
+        if before != identity:
+            keys = sorted(k for k in {*before, *identity} if before.get(k) != identity.get(k))
+            raise ConfigError(
+                f"{out} holds a fine-tune with other settings or data (differs in: "
+                f"{', '.join(keys)}), so it cannot be resumed",
+                hint="rerun with the same options, pass --overwrite, or choose another -o",
+            )
+        return "done" if (out / "finetune.json").is_file() else "resume"
+    if out.exists():
         for name in ("adapter", "merged", "checkpoints"):
             shutil.rmtree(out / name, ignore_errors=True)
-        for name in ("model.gguf", "finetune.json", "train.jsonl"):
+        for name in ("model.gguf", "finetune.json", "train.jsonl", JOB_FILE):
             (out / name).unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
+    atomic_write(job_file, dumps_pretty(identity) + "\n")
+    return "new"
 
 
 def _gguf_plan(job: FinetuneJob, base: Any) -> tuple[str, str | None, str]:
@@ -105,7 +143,11 @@ def run_finetune(job: FinetuneJob) -> dict[str, Any]:
         seed=s.seed, reader_kw=job.reader_kw,
     )  # fmt: skip
     out = Path(job.output)
-    _prepare_output(out, job.overwrite)
+    state = _prepare_output(out, job.overwrite, _identity(job, base, examples))
+    if state == "done":
+        record = loads((out / "finetune.json").read_bytes())
+        record["already_done"] = True
+        return record
     with JsonlWriter(out / "train.jsonl") as w:
         w.write_many(ex.to_dict() for ex in examples)
     device = pick_device(s.device)
@@ -115,7 +157,8 @@ def run_finetune(job: FinetuneJob) -> dict[str, Any]:
     model = load_model(base, dtype=dtype, device=device)
     load_seconds = time.monotonic() - t0
     rows, dropped = tokenize_all(tok, examples, s.max_length)
-    peft_model, train_stats = train_lora(model, tok, rows, s, str(out / "checkpoints"), device)
+    peft_model, train_stats = train_lora(model, tok, rows, s, str(out / "checkpoints"), device,
+                                         callbacks=job.callbacks)  # fmt: skip
     shutil.rmtree(out / "checkpoints", ignore_errors=True)
     with warnings.catch_warnings():  # "no config file next to the GGUF": expected
         warnings.simplefilter("ignore", UserWarning)

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
 import time
 import warnings
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from refusalkit.core.errors import ConfigError
@@ -38,6 +40,7 @@ class TrainSettings:
     device: str = "auto"
     dtype: str = "auto"
     gradient_checkpointing: bool | None = None  # default: on for CUDA
+    save_steps: int | None = None  # checkpoint interval (default: ~10 per run, at most 50 apart)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -67,12 +70,20 @@ def tokenize_all(
 
 
 def train_lora(model: Any, tok: Any, rows: list[dict[str, list[int]]], s: TrainSettings,
-               work_dir: str, device: str) -> tuple[Any, dict[str, Any]]:  # fmt: skip
-    """Wrap `model` with LoRA adapters and train on `rows`; returns (peft model, stats)."""
+               work_dir: str, device: str, callbacks: list[Any] | None = None,
+               ) -> tuple[Any, dict[str, Any]]:  # fmt: skip
+    """Wrap `model` with LoRA adapters and train on `rows`; returns (peft model, stats).
+
+    Checkpoints (adapter, optimiser, scheduler and RNG state) go to `work_dir` every
+    `save_steps`; when `work_dir` already holds one (an interrupted run of the same job),
+    training continues from the last, so a killed multi-hour GPU run loses at most one
+    interval. The loss history is the trainer's own log, which the checkpoint carries, so it
+    covers the steps before the interruption too."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import Trainer, TrainerCallback
     from transformers.trainer_callback import PrinterCallback
+    from transformers.trainer_utils import get_last_checkpoint
 
     from refusalkit.core.progress import progress
     from refusalkit.finetune.model import Collator
@@ -91,7 +102,9 @@ def train_lora(model: Any, tok: Any, rows: list[dict[str, list[int]]], s: TrainS
         else [m.strip() for m in s.target_modules.split(",") if m.strip()],
         task_type="CAUSAL_LM",
     )  # fmt: skip
-    peft_model = get_peft_model(model, lora)
+    with warnings.catch_warnings():  # peft calls transformers' deprecated is_gradient_checkpointing
+        warnings.simplefilter("ignore", FutureWarning)
+        peft_model = get_peft_model(model, lora)
     trainable = sum(p.numel() for p in peft_model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in peft_model.parameters())
     per_step = s.batch_size * s.grad_accum
@@ -101,16 +114,17 @@ def train_lora(model: Any, tok: Any, rows: list[dict[str, list[int]]], s: TrainS
         else max(1, math.ceil(len(rows) * s.epochs / per_step))
     )
     bf16 = cuda and next(model.parameters()).dtype == torch.bfloat16
+    save_steps = s.save_steps or max(1, min(50, math.ceil(steps / 10)))
+    resume = get_last_checkpoint(work_dir) if os.path.isdir(work_dir) else None
     args = _training_args(
         output_dir=work_dir, per_device_train_batch_size=s.batch_size,
         gradient_accumulation_steps=s.grad_accum, num_train_epochs=s.epochs,
         max_steps=steps, learning_rate=s.lr, lr_scheduler_type="cosine",
         warmup_steps=int(s.warmup * steps), weight_decay=s.weight_decay, logging_steps=1,
-        save_strategy="no", report_to=[], use_cpu=device == "cpu", bf16=bf16, seed=s.seed,
-        data_seed=s.seed, dataloader_num_workers=0, remove_unused_columns=False,
+        save_strategy="steps", save_steps=save_steps, save_total_limit=2, report_to=[],
+        use_cpu=device == "cpu", bf16=bf16, seed=s.seed, data_seed=s.seed, dataloader_num_workers=0, remove_unused_columns=False,
         disable_tqdm=True, optim="adamw_torch",
     )  # fmt: skip
-    history: list[dict[str, Any]] = []
 
     class _Progress(TrainerCallback):
         def __init__(self, advance: Any) -> None:
@@ -119,27 +133,31 @@ def train_lora(model: Any, tok: Any, rows: list[dict[str, list[int]]], s: TrainS
         def on_step_end(self, *a: Any, **k: Any) -> None:
             self.advance()
 
-        def on_log(self, _args: Any, state: Any, _control: Any, logs: Any = None, **k: Any) -> None:
-            if logs and "loss" in logs:
-                history.append({"step": state.global_step, "loss": round(float(logs["loss"]), 4)})
-
     started = time.monotonic()
-    with progress("fine-tuning", total=steps) as advance:
+    done_before = int(Path(resume).name.rsplit("-", 1)[-1]) if resume else 0
+    with progress("fine-tuning", total=max(0, steps - done_before)) as advance, \
+            warnings.catch_warnings():  # fmt: skip
+        warnings.simplefilter("ignore", FutureWarning)  # transformers v6 renames
+        # each checkpoint of a GGUF base: "no config file next to the GGUF" (expected)
+        warnings.filterwarnings("ignore", message="Could not find a config file")
         trainer = Trainer(model=peft_model, args=args, train_dataset=_ListDataset(rows),
-                          data_collator=Collator(tok.pad_token_id), callbacks=[_Progress(advance)])  # fmt: skip
+                          data_collator=Collator(tok.pad_token_id),
+                          callbacks=[_Progress(advance), *(callbacks or [])])  # fmt: skip
         trainer.remove_callback(PrinterCallback)  # it prints log dicts to stdout (breaks --json)
         if steps > 0:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", FutureWarning)  # transformers v6 renames
-                trainer.train()
+            trainer.train(resume_from_checkpoint=resume)
     seconds = time.monotonic() - started
+    history = [{"step": e["step"], "loss": round(float(e["loss"]), 4)}
+               for e in trainer.state.log_history if "loss" in e and "step" in e]  # fmt: skip
     tokens = sum(len(r["input_ids"]) for r in rows)
     trained = sum(sum(1 for x in r["labels"] if x != -100) for r in rows)
     stats = {
         "steps": steps, "rows": len(rows), "examples_per_step": per_step,
         "tokens": tokens, "assistant_tokens": trained, "trainable_parameters": trainable,
         "parameters": total, "seconds": round(seconds, 2),
-        "seconds_per_step": round(seconds / steps, 3) if steps else None,
+        "seconds_per_step": round(seconds / (steps - done_before), 3) if steps > done_before
+        else None, "resumed_from": Path(resume).name if resume else None,
+        "steps_this_session": steps - done_before if steps else 0, "save_steps": save_steps,
         "loss_history": history, "first_loss": history[0]["loss"] if history else None,
         "last_loss": history[-1]["loss"] if history else None, "gradient_checkpointing": checkpointing,
         "bf16": bf16,
