@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "refusalkit.cli.audit_cmd",
     "refusalkit.cli.bench_cmd",
     "refusalkit.cli.web_cmd",
+    "refusalkit.cli.falsereject_cmd",
     "refusalkit.cli.synth_cmd",
 )
 
