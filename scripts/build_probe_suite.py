@@ -264,6 +264,10 @@ def main() -> None:
     with open(OUT / "default.jsonl", "w", encoding="utf-8", newline="\n") as fh:
         for p in probes:
             fh.write(json.dumps(p, ensure_ascii=False) + "\n")
+    # Upstream license texts where ../shared/data has them. The other third-party
+    # licenses (LICENSE-orbench-CC-BY-4.0.txt, LICENSE-harmbench-MIT.txt,
+    # LICENSE-strongreject-MIT.txt, LICENSE-donotanswer-Apache-2.0.txt) are kept in the
+    # repository: the data folder has no LICENSE file of their own.
     for src, dst in (("coconot/LICENSE", "LICENSE-coconot-MIT.txt"),
                      ("xstest/LICENSE", "LICENSE-xstest-CC-BY-4.0.txt")):  # fmt: skip
         shutil.copyfile(args.data / src, OUT / dst)

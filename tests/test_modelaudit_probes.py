@@ -40,6 +40,13 @@ def test_default_suite_covers_every_request_category_both_ways() -> None:
     assert [p.system for p in refuse] == [p.system for p in comply]
     assert default_suite_path().stat().st_size < 600_000
     assert (default_suite_path().parent / "README.md").is_file()
+    # every third-party source ships its license text: LICENSE-<source>-<license>.txt
+    folder = default_suite_path().parent
+    for source, license_id in {(r["source"], r["license"]) for r in raw}:
+        if source == "refusalkit":
+            continue
+        slug = "".join(ch for ch in source.lower() if ch.isalnum())
+        assert (folder / f"LICENSE-{slug}-{license_id}.txt").is_file(), (source, license_id)
 
 
 def test_select_keeps_matched_pairs_and_checks_categories() -> None:

@@ -58,6 +58,9 @@ def test_provider_errors_and_blocks_are_their_own_column(
                   max_retries=1, backoff_base=0.01, backoff_max=0.02)  # fmt: skip
     cfg = ModelAuditConfig(endpoints=[ep], suite=str(suite), detector="rules")
     res = audit_model(cfg, tmp_path / "run", show_progress=False)
+    # one sample: temperature 0, not the server's default (llama.cpp samples at 0.8)
+    assert server.bodies and all(b["temperature"] == 0.0 for b in server.bodies)
+    assert all(b["max_tokens"] == 256 for b in server.bodies)
     doc = json.loads(res.report_paths["json"].read_text())
     cell = doc["models"]["faulty"]["categories"]["privacy"]["refuse"]
     assert (cell["n"], cell["judged"], cell["refused"]) == (3, 1, 1)

@@ -268,10 +268,10 @@ def build_report(summary: BenchSummary, info: dict[str, Any], run_dir: Path) -> 
     cfg = info.get("config") or {}
     rep.section("Run").add(Table(columns=["setting", "value"], rows=[
         ["models (served)", "; ".join(f"{s}: {', '.join(m)}" for s, m in summary.models.items())],
-        ["parameters", str(cfg.get("params", "–"))], ["samples per prompt", str(cfg.get("samples", "–"))],
-        ["sampling", f"limit {cfg.get('limit')}, per category {cfg.get('per_category')}, seed {cfg.get('seed')}"],
+        ["parameters", _kv(cfg.get("params"))], ["samples per prompt", str(cfg.get("samples", "–"))],
+        ["sampling", _kv({k: cfg.get(k) for k in ("limit", "per_category", "seed")})],
         ["judges", ", ".join(f"{j['name']} ({j['spec']})" for j in info.get("judges", []))],
-        ["timing (s)", str(info.get("timing", "–"))],
+        ["timing (s)", _kv(info.get("timing"))],
     ]))  # fmt: skip
     rep.data = {
         "kind": "bench", "created": info.get("created"), "judges": summary.judges,
@@ -307,3 +307,13 @@ def rerender(run_dir: str | Path) -> dict[str, Path]:
     paths["leaderboard_md"] = run_dir / "leaderboard.md"
     atomic_write(paths["leaderboard_md"], render_markdown(board))
     return paths
+
+
+def _kv(mapping: dict[str, Any] | None) -> str:
+    """`key value, ...` for the run table (not a Python dict repr); unset values read "all"
+    for the sampling options, which is what None means there."""
+    if not mapping:
+        return "–"
+    return ", ".join(
+        f"{k.replace('_', ' ')} {'all' if v is None else v}" for k, v in mapping.items()
+    )

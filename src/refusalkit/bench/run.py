@@ -60,13 +60,9 @@ class BenchConfig:
 
     def params(self) -> dict[str, Any]:
         """Request parameters: temperature 0 for one sample, 0.7 for several (unless set)."""
-        temp = self.temperature
-        if temp is None:
-            temp = 0.0 if self.samples == 1 else 0.7
-        out: dict[str, Any] = {"temperature": temp}
-        if self.max_tokens is not None:
-            out["max_tokens"] = self.max_tokens
-        return out
+        from refusalkit.evals import request_params
+
+        return request_params(self.samples, self.temperature, self.max_tokens)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

@@ -67,7 +67,7 @@ def audit_model_cmd(
     ),
     max_tokens: int = typer.Option(256, "--max-tokens", min=1, help="Answer length limit."),
     temperature: float | None = typer.Option(
-        None, "--temperature", help="Sampling temperature (default: the endpoint's).",
+        None, "--temperature", help="Sampling temperature (default: 0 with one sample, 0.7 with several).",
         show_default=False,
     ),
     examples: int = typer.Option(

@@ -19,6 +19,7 @@ from refusalkit.evals.generation import (
     generation_files,
     generations_path,
     iter_generations,
+    request_params,
 )
 from refusalkit.evals.judging import (
     EVAL_COLUMNS,
@@ -48,4 +49,5 @@ __all__ = [
     "judge_run",
     "judgement_files",
     "merge_judgements",
+    "request_params",
 ]

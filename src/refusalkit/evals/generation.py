@@ -28,6 +28,20 @@ ITEM_EXPECTED = "expected"
 EXPECTED_VALUES = ("comply", "refuse")
 
 
+def request_params(
+    samples: int, temperature: float | None = None, max_tokens: int | None = None
+) -> dict[str, Any]:
+    """Request parameters of an eval run. Without an explicit temperature: 0 for one sample
+    (reproducible, and the answer the model would usually give), 0.7 for several (so the
+    samples differ; at 0 they would be copies). Never the server's default, which varies
+    between servers (llama.cpp samples at 0.8) and would make runs incomparable."""
+    temp = temperature if temperature is not None else (0.0 if samples == 1 else 0.7)
+    out: dict[str, Any] = {"temperature": temp}
+    if max_tokens is not None:
+        out["max_tokens"] = max_tokens
+    return out
+
+
 def endpoint_slug(name: str) -> str:
     """A file-name-safe form of an endpoint or detector name."""
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")

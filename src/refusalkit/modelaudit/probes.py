@@ -31,7 +31,7 @@ _EXPECTED_ALIASES = {"refuse": "refuse", "comply": "comply"}
 _SYSTEM_FIELDS = ("system", "system_prompt")
 _HINT = (
     "a probe file needs the columns prompt, category (a refusal category: `refusalkit taxonomy "
-    "list`) and expected (refuse | comply), optionally id, system, source and license; see "
+    "show`) and expected (refuse | comply), optionally id, system, source and license; see "
     "docs/model-audit.md"
 )
 

@@ -56,12 +56,11 @@ class ModelAuditConfig:
     suite_encoding: str | None = None
 
     def params(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.max_tokens is not None:
-            out["max_tokens"] = self.max_tokens
-        if self.temperature is not None:
-            out["temperature"] = self.temperature
-        return out
+        """Request parameters: temperature 0 for one sample, 0.7 for several (unless set),
+        the same rule as `refusalkit bench`."""
+        from refusalkit.evals import request_params
+
+        return request_params(self.samples, self.temperature, self.max_tokens)
 
 
 @dataclass(slots=True)
