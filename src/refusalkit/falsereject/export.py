@@ -38,7 +38,9 @@ FILES = {
 
 
 def cot_text(reasoning: str, solution: str) -> str:
-    return f"<think>\n{reasoning}\n</think>\n\n{solution}"
+    """The CoT chat text: reasoning in `<think>` tags, then the answer (also the SFT
+    target `finetune` builds from FalseReject rows, so both agree to the character)."""
+    return f"<think>\n{reasoning.strip()}\n</think>\n\n{solution.strip()}"
 
 
 def provenance(rec: dict[str, Any]) -> dict[str, Any]:

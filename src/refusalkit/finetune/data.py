@@ -26,6 +26,7 @@ from typing import Any
 
 from refusalkit.core.errors import ConfigError, DataError
 from refusalkit.core.models import Exchange
+from refusalkit.falsereject.export import cot_text
 
 FORMATS = ("instruct", "cot")
 EXPORT_FILE = "falsereject.jsonl"  # what `refusalkit falsereject export` writes
@@ -51,11 +52,6 @@ class DataStats:
     def to_dict(self) -> dict[str, Any]:
         return {"data_examples": self.data_examples, "mix_examples": self.mix_examples,
                 "mix_available": self.mix_available, "files": dict(self.files)}  # fmt: skip
-
-
-def cot_text(reasoning: str, solution: str) -> str:
-    """The CoT training target: reasoning in `<think>` tags, then the answer."""
-    return f"<think>\n{reasoning.strip()}\n</think>\n\n{solution.strip()}"
 
 
 def _falsereject_answer(ex: Exchange, fmt: str) -> str | None:
