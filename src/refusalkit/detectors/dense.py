@@ -13,8 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from refusalkit.detectors.features import _SENT_END
-from refusalkit.detectors.shape import NO_SHAPE, SHAPE_NAMES, shape_features
+from refusalkit.detectors.shape import SHAPE_NAMES, shape_rows
 
 #: Names of the dense features appended after the hashed block: length/layout first,
 #: then the rules detector's phrase hits (hand-written cues generalise across models).
@@ -44,36 +43,47 @@ def dense_features(
 ) -> np.ndarray:
     """Length/structure features, rule hits and (version 2) response-shape cues (see
     DENSE_NAMES); the rules only run on `candidates` (rows holding a rule keyword, from
-    `hashed_entries`), if given. Everything reads bounded windows of the response."""
+    `hashed_entries`), if given. The shape cues are computed for the whole batch at once
+    (`shape_rows`: its substring gates scan the joined batch, the prompt cues run once
+    per distinct prompt). Everything reads bounded windows of the response."""
     from refusalkit.detectors.rules import _NO_HIT, rule_features
 
     log1p = math.log1p
-    search = _SENT_END.search
-    shape = version >= 2
     rows = []
     cand = [True] * len(responses) if candidates is None else candidates.tolist()
-    prm = [""] * len(responses) if prompts is None else prompts
-    for r, c, pr in zip(responses, cand, prm, strict=True):
+    full: list[int] = []  # rows with a non-empty response: they get shape cues
+    for r, c in zip(responses, cand, strict=True):
         n = len(r)
         if n == 0:
-            rows.append(_EMPTY_ROW + NO_SHAPE if shape else _EMPTY_ROW)
+            rows.append(_EMPTY_ROW)
             continue
-        items = r.count("\n1.") + r.count("\n2.") + r.count("\n- ") + r.count("\n* ")
+        full.append(len(rows))
+        lines = r.count("\n")
+        # every list marker starts with a newline: no newline, no count to make
+        items = (
+            r.count("\n1.") + r.count("\n2.") + r.count("\n- ") + r.count("\n* ") if lines else 0
+        )
         rule = rule_features(r) if c else _NO_HIT
-        row = [
-            log1p(n) / 8.0,
-            log1p(r.count("\n")) / 4.0,
-            min(items, 10) / 5.0,
-            1.0 if r.rstrip().endswith("?") else 0.0,
-            1.0 if "```" in r else 0.0,
-            0.0,
-            *rule,
-        ]
-        if shape:
-            low = r[:700].lower().replace("’", "'")
-            m = search(low, 12, 200)
-            first = low[: m.end()] if m else low[:200]
-            row += shape_features(r, low, first, rule[0], pr)
-        rows.append(row)
-    width = len(dense_names(1 if not shape else 2))
-    return np.array(rows, dtype=np.float32).reshape(len(responses), width)
+        rows.append(
+            [
+                log1p(n) / 8.0,
+                log1p(lines) / 4.0,
+                min(items, 10) / 5.0,
+                1.0 if r.rstrip().endswith("?") else 0.0,
+                1.0 if "```" in r else 0.0,
+                0.0,
+                *rule,
+            ]
+        )
+    width = len(dense_names(1 if version < 2 else 2))
+    out = np.zeros((len(responses), width), dtype=np.float32)
+    if rows:
+        out[:, : len(DENSE_V1)] = rows
+    if prompts is not None and len(prompts) != len(responses):
+        raise ValueError(f"{len(prompts)} prompts for {len(responses)} responses")
+    if version >= 2 and full:
+        prm = [""] * len(responses) if prompts is None else prompts
+        out[full, len(DENSE_V1) :] = shape_rows(
+            [responses[i] for i in full], [rows[i][6] for i in full], [prm[i] for i in full]
+        )
+    return out

@@ -12,6 +12,12 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
+from itertools import islice
+
+from refusalkit.detectors._substr import SEP
+from refusalkit.detectors._substr import rows_containing as _rows_containing
+from refusalkit.detectors.features import _SENT_END
 
 #: Response-shape cues added in model 1.1 (dense version 2), from reading real data: how a
 #: response opens (an apology for a mistake, a premise denial, an impersonal refusal, only a
@@ -39,7 +45,6 @@ SHAPE_NAMES = (
     "clarify_x_request",
     "clarify_x_statement",
 )
-NO_SHAPE = [0.0] * len(SHAPE_NAMES)
 
 
 _APOLOGY_STARTS = (
@@ -160,8 +165,11 @@ _SENT_SPLIT = re.compile(r"[.!?](?:\s|$)")
 
 #: Literal substrings, at least one of which every match of the regex beside it contains.
 #: An alternation behind `\b` gets no literal-prefix scan in Python's `re`, so these regexes
-#: cost 15-40 us per response; testing the substrings first (C-speed `in`) skips most rows
-#: with identical results (tests/test_detectors_shape.py checks the equivalence).
+#: cost 15-40 us per response; testing the substrings first (vectorised over the whole
+#: batch, `detectors._substr`) skips most rows with identical results. The keys are as
+#: specific as the regex allows ("not real", not "not "): a key that fires on ordinary text
+#: only sends more rows to the slow regex (tests/test_detectors_shape.py checks that forcing
+#: every gate open changes no feature).
 _PREMISE_KEYS = (
     "misunderstanding",
     "confusion",
@@ -172,27 +180,45 @@ _PREMISE_KEYS = (
     "contradiction",
     "premise",
     "assumption",
-    "question",
-    "request",
+    "question is",
+    "question seems",
+    "question appears",
+    "request is",
+    "request seems",
+    "request appears",
     "based on",
 )
 _PIVOT_KEYS = (
     "however",
     " said",  # that said, that being said
-    "instead",
+    "instead",  # also "i can instead"
     "theless",  # nevertheless, nonetheless
     "but here",
-    "here ",
-    "here'",
+    "here are",
+    "here is",
+    "here's",
     "but i can",
-    "i can ",
+    "i can however",
+    "i can still",
     "in general,",
     "alternatively",
 )
 _IMPOSSIBLE_KEYS = (
     "ficti",  # fictional, fictitious
     "inanimate",
-    "not ",  # is/are not real ..., not scientifically ..., not have the ability, not capable
+    "not real",
+    "not living",
+    "not sentient",
+    "not conscious",
+    "not a real",
+    "not a living",
+    "not a sentient",
+    "not a conscious",
+    "not scientifically",
+    "not a proven",
+    "not possible for any",  # anyone, any human, any person
+    "not have the ",
+    "not capable of",
     "impossib",
     "supernatural",
     "magical",
@@ -216,16 +242,71 @@ _PROMPT_TEXT_KEYS = (
     "complete the sentence",
     "change the ",
 )
+assert all(
+    len(k) >= 4 and k.isascii() and SEP not in k
+    for k in _PREMISE_KEYS + _PIVOT_KEYS + _IMPOSSIBLE_KEYS + _PROMPT_TEXT_KEYS
+)
 
 
-def _has_any(text: str, keys: tuple[str, ...]) -> bool:
-    return any(k in text for k in keys)
+def _prompt_cues(p: str, task_gate: bool) -> tuple[float, float, float, float]:
+    """(task_text, yesno, request, statement) of a prompt's lower-cased, stripped head `p`
+    (<= 300 chars); `task_gate`: whether `p` holds one of _PROMPT_TEXT_KEYS."""
+    task_text = 1.0 if task_gate and _PROMPT_TEXT.search(p) else 0.0
+    yesno = 1.0 if p.startswith(_YESNO) else 0.0
+    request = 1.0 if p and (p.endswith("?") or p.startswith(_REQUEST)) else 0.0
+    statement = 1.0 if p and not request else 0.0
+    return task_text, yesno, request, statement
 
 
-def shape_features(r: str, low: str, first: str, opener: float, prompt: str) -> list[float]:
-    """SHAPE_NAMES for one response `r`, given its lower-cased head `low` (<= 700 chars),
-    its first sentence `first`, the rules' opener hit `opener` and the prompt. Every cue
-    reads a bounded slice, so a long response costs the same as a short one."""
+def shape_rows(
+    responses: Sequence[str], openers: Sequence[float], prompts: Sequence[str]
+) -> list[list[float]]:
+    """SHAPE_NAMES for a batch of non-empty responses, given the rules' opener hit of each
+    and its prompt. Every cue reads a bounded slice of the response (its lower-cased head
+    `low`, <= 700 chars, its first sentence, its first 1000 or 2000 chars), so a long
+    response costs the same as a short one."""
+    lows, low1ks = [], []
+    for r in responses:
+        low1k = r[:1000].lower()
+        low1ks.append(low1k)
+        # ASCII lower-casing maps one char to one char and has no "’": same as the slow way
+        lows.append(low1k[:700] if r.isascii() else r[:700].lower().replace("’", "'"))
+    premise_gate = _rows_containing([low[:400] for low in lows], _PREMISE_KEYS)
+    pivot_gate = _rows_containing([low[:700] for low in lows], _PIVOT_KEYS)
+    impossible_gate = _rows_containing(low1ks, _IMPOSSIBLE_KEYS)
+    distinct = list(dict.fromkeys(prompts))  # the prompt cues are computed once per prompt
+    p_heads = [p[:300].lower().strip() if p else "" for p in distinct]
+    task_gate = _rows_containing(p_heads, _PROMPT_TEXT_KEYS)
+    cues = {p: _prompt_cues(h, g) for p, h, g in zip(distinct, p_heads, task_gate, strict=True)}
+    return [
+        _shape_row(r, low, low1k, opener, gates, cues[p])
+        for r, low, low1k, opener, p, *gates in zip(
+            responses,
+            lows,
+            low1ks,
+            openers,
+            prompts,
+            premise_gate,
+            pivot_gate,
+            impossible_gate,
+            strict=True,
+        )
+    ]
+
+
+def _shape_row(
+    r: str,
+    low: str,
+    low1k: str,
+    opener: float,
+    gates: list[bool],
+    pcues: tuple[float, float, float, float],
+) -> list[float]:
+    """One row of `shape_rows`; `gates` says which of the premise, pivot and impossibility
+    regexes can match (`_rows_containing`), `pcues` are the prompt's `_prompt_cues`."""
+    premise_gate, pivot_gate, impossible_gate = gates
+    m = _SENT_END.search(low, 12, 200)
+    first = low[: m.end()] if m else low[:200]
     apology = (
         1.0
         if low.startswith(_APOLOGY_STARTS)
@@ -242,10 +323,9 @@ def shape_features(r: str, low: str, first: str, opener: float, prompt: str) -> 
         last = t[cut + 1 :]
         if "anything else" not in last and _CLARIFY.search(last):
             clarify = 1.0
-    head = low[:400]
-    premise = 1.0 if _has_any(head, _PREMISE_KEYS) and _PREMISE.search(head) else 0.0
+    premise = 1.0 if premise_gate and _PREMISE.search(low[:400]) else 0.0
     impersonal = 1.0 if _IMPERSONAL.search(first) else 0.0
-    m = _PIVOT.search(low, 0, 700) if _has_any(low[:700], _PIVOT_KEYS) else None
+    m = _PIVOT.search(low, 0, 700) if pivot_gate else None
     if m:
         rest = r[m.end() : m.end() + 1500]
         items = (
@@ -255,8 +335,10 @@ def shape_features(r: str, low: str, first: str, opener: float, prompt: str) -> 
             + rest.count("\n- ")
             + rest.count("\n* ")
             + rest.count("\n•")
+            if "\n" in rest
+            else 0
         )
-        sents = len(_SENT_SPLIT.findall(rest))
+        sents = len(list(islice(_SENT_SPLIT.finditer(rest), 12)))  # capped at 12 below
         piv = [
             1.0,
             math.log1p(len(r) - m.end()) / 8.0,
@@ -266,15 +348,13 @@ def shape_features(r: str, low: str, first: str, opener: float, prompt: str) -> 
         ]
     else:
         piv = [0.0] * 5
-    head_items = r.count("\n1.", 0, 2000) + r.count("\n- ", 0, 2000) + r.count("\n* ", 0, 2000)
-    open_items = opener * min(head_items, 8) / 4.0
-    low1k = r[:1000].lower()
-    impossible = 1.0 if _has_any(low1k, _IMPOSSIBLE_KEYS) and _IMPOSSIBLE.search(low1k) else 0.0
-    p = prompt[:300].lower().strip() if prompt else ""
-    task_text = 1.0 if p and _has_any(p, _PROMPT_TEXT_KEYS) and _PROMPT_TEXT.search(p) else 0.0
-    yesno = 1.0 if p.startswith(_YESNO) else 0.0
-    request = 1.0 if p and (p.endswith("?") or p.startswith(_REQUEST)) else 0.0
-    statement = 1.0 if p and not request else 0.0
+    if opener:
+        head_items = r.count("\n1.", 0, 2000) + r.count("\n- ", 0, 2000) + r.count("\n* ", 0, 2000)
+        open_items = opener * min(head_items, 8) / 4.0
+    else:
+        open_items = 0.0  # opener * anything: skip the counts
+    impossible = 1.0 if impossible_gate and _IMPOSSIBLE.search(low1k) else 0.0
+    task_text, yesno, request, statement = pcues
     starts_no = 1.0 if low.startswith(("no,", "no.", "no ", "there is no", "there are no")) else 0.0
     return [
         apology,
