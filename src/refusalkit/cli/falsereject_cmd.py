@@ -20,6 +20,7 @@ from typing import Annotated
 import typer
 
 from refusalkit.cli.common import (
+    DatasetOptions,
     EncodingOpt,
     FormatOpt,
     JsonOpt,
@@ -126,17 +127,7 @@ def graph_cmd(
         max_attempts=max_attempts,
         concurrency=concurrency,
     )
-    items = load_seeds(
-        seeds,
-        demo,
-        limit,
-        prompt_field=prompt_field,
-        split=split,
-        skip_bad=skip_bad,
-        rejects_path=rejects,
-        format=fmt,
-        encoding=encoding,
-    )
+    items = load_seeds(seeds, demo, limit, DatasetOptions.from_params(locals()))
     if dry_run:
         from refusalkit.falsereject.extract import extractions_path
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from refusalkit.cli.common import console, err_console, print_json
+from refusalkit.cli.common import DatasetOptions, console, err_console, print_json
 
 
 def opt(*names: str, help: str, **kw: Any) -> Any:
@@ -302,7 +302,11 @@ def count_items(path: Path, stage: str, passed: bool) -> int:
     return sum(1 for r in recs if r.get(block, {}).get("status") not in (None, "error"))
 
 
-def load_seeds(seeds: list[Path] | None, demo: bool, limit: int | None, **reader: Any) -> list[Any]:
+def load_seeds(
+    seeds: list[Path] | None, demo: bool, limit: int | None, options: DatasetOptions
+) -> list[Any]:
+    """The seed prompts of SEEDS... (or the bundled ones with --demo), read with the shared
+    reader flags (`DatasetOptions`)."""
     from refusalkit.core.errors import ConfigError
     from refusalkit.falsereject.extract import demo_seeds_path, read_seeds
 
@@ -310,11 +314,9 @@ def load_seeds(seeds: list[Path] | None, demo: bool, limit: int | None, **reader
         raise ConfigError(
             "no seed files given", hint="pass SEEDS... or --demo for the 20 bundled seeds"
         )
-    fields = {"prompt": reader.pop("prompt_field")} if reader.get("prompt_field") else {}
-    reader.pop("prompt_field", None)
-    return read_seeds(
-        list(seeds or []) or [demo_seeds_path()], limit=limit, fields=fields, **reader
-    )
+    kw = options.to_kwargs()
+    kw["shape"] = kw["shape"] or "prompt_only"
+    return read_seeds(list(seeds or []) or [demo_seeds_path()], limit=limit, **kw)
 
 
 SeedsArg = Annotated[

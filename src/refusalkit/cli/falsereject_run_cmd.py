@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from refusalkit.cli.common import JsonOpt, PromptFieldOpt, console, print_json
+from refusalkit.cli.common import DatasetOptions, JsonOpt, PromptFieldOpt, console, print_json
 from refusalkit.cli.falsereject_opts import (
     AttemptsOpt,
     BackendOpt,
@@ -165,7 +165,7 @@ def run_cmd(
         nodes=nodes,
     )
     cats = resolve_categories(category)
-    items = load_seeds(seeds, demo, limit, prompt_field=prompt_field)
+    items = load_seeds(seeds, demo, limit, DatasetOptions(prompt_field=prompt_field))
     if dry_run:
         return print_estimate(cfg, as_json, seeds=len(items), n=n, done=done_in_run(output))
     args = {
