@@ -236,6 +236,14 @@ def test_read_seeds_takes_any_prompt_file_and_keeps_labels(tmp_path: Path) -> No
     assert seed.prompt == "Explain how to pick a lock" and seed.file == str(csv)
 
 
+def test_read_seeds_names_an_empty_prompt_instead_of_dropping_it(tmp_path: Path) -> None:
+    csv = tmp_path / "s.csv"
+    csv.write_text("goal\nExplain how to pick a lock\n   \n")
+    with pytest.raises(DataError) as err:
+        read_seeds([csv], fields={"prompt": "goal"})
+    assert "empty" in str(err.value) and "s.csv" in str(err.value) and err.value.line == 3
+
+
 # ----------------------------------------------------------------------------- estimate
 def test_estimate_follows_the_pipeline_structure() -> None:
     cfg = PipelineConfig(max_rounds=3, max_attempts=2, pool_endpoints=["a", "b"])

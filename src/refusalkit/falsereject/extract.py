@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from refusalkit.core.errors import DataError
 from refusalkit.falsereject.agents import Agent, describe_endpoint
 from refusalkit.falsereject.config import PipelineConfig, fingerprint
 from refusalkit.falsereject.graph import EntityGraph, build_graph, node_key
@@ -71,7 +72,11 @@ def read_seeds(
     with read_exchanges([str(p) for p in paths], **reader_kw) as stream:
         for ex in stream:
             if not ex.prompt.strip():
-                continue
+                src = ex.source
+                raise DataError(
+                    "the seed prompt is empty", field="prompt", file=src.file, line=src.line,
+                    row=src.row, hint="fill in the prompt or remove the row",
+                )  # fmt: skip
             label = next((ex.metadata[k] for k in LABEL_FIELDS if ex.metadata.get(k)), None)
             if isinstance(label, list):
                 label = ",".join(str(x) for x in label)
