@@ -186,9 +186,7 @@ def audit_data_cmd(
     if name and len(set(name)) != len(name):
         raise ConfigError("two datasets have the same --name", hint="give each --name once")
     paths = bundled_samples() if bundled else [str(p) for p in datasets or []]
-    opts = DatasetOptions(
-        shape, prompt_field, response_field, split, skip_bad, rejects, fmt, encoding
-    )
+    opts = DatasetOptions.from_params(locals())
     cfg = AuditConfig(
         paths,
         detector=detector,
