@@ -23,16 +23,15 @@ _SHIFT = np.uint32(16)  # 16-bit hash of each 4-byte window
 
 def rows_containing(texts: list[str], keys: tuple[str, ...]) -> list[bool]:
     """For each text, whether it contains one of `keys` (each >= 4 chars, ASCII, no NUL)."""
+    is_ascii = [t.isascii() for t in texts]
+    if all(is_ascii):
+        return _table_rows(texts, keys)
     hit = [False] * len(texts)
-    wide = [i for i, t in enumerate(texts) if not t.isascii()]
-    if wide:
-        for i, h in zip(wide, _find_rows([texts[i] for i in wide], keys), strict=True):
+    for path, want in ((_table_rows, True), (_find_rows, False)):
+        idx = [i for i, a in enumerate(is_ascii) if a is want]
+        for i, h in zip(idx, path([texts[i] for i in idx], keys), strict=True):
             hit[i] = h
-        narrow = [i for i, t in enumerate(texts) if t.isascii()]
-        for i, h in zip(narrow, _table_rows([texts[i] for i in narrow], keys), strict=True):
-            hit[i] = h
-        return hit
-    return _table_rows(texts, keys)
+    return hit
 
 
 def _find_rows(texts: list[str], keys: tuple[str, ...]) -> list[bool]:
