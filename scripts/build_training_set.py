@@ -29,8 +29,9 @@ Sources and labels (see the model card for licences):
   `real_split: test` so the training script can keep it out of all training and report
   on it. Every conversation of the labelled file, either half, is removed from the weak
   IFT/ShareGPT pools above (no duplicate, no leak).
-* Synthetic templates per category (scripts/synthetic_refusals.py) and hard negatives /
-  soft refusals (scripts/synthetic_hard.py).
+* Synthetic templates per category (scripts/synthetic_refusals.py), hard negatives /
+  soft refusals (scripts/synthetic_hard.py), operator-scoped refusals and bare refusals
+  categorised by their prompt (scripts/synthetic_scoped.py).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from chat_sources import REFUSAL_START, ift, real_labels, sharegpt
 from synthetic_hard import generate_hard
 from synthetic_refusals import generate
+from synthetic_scoped import generate_scoped
 
 from refusalkit.detectors.labels import resolve_coconot
 
@@ -236,6 +238,7 @@ def main() -> None:
     pool = [r["response"] for r in ift_rows if r["behavior"] == "full_compliance"]
     rows += generate(pool, seed=args.seed)
     rows += generate_hard(pool, seed=args.seed + 1)
+    rows += generate_scoped(pool, seed=args.seed + 2)
     rows = [r for r in rows if r["response"].strip()]  # empty = nothing to learn from
     args.output.parent.mkdir(parents=True, exist_ok=True)
     with open(args.output, "w") as fh:

@@ -23,6 +23,7 @@ SOURCES = """| source | rows used | labels | licence (as stated upstream) |
 | ShareGPT V3 unfiltered 5k-conversation sample | 2,000 compliant + 210 apology-then-fix compliant + 18 refusals (weight 0.5) | weak labels (no refusal phrase anywhere / opens by apologising for a mistake, then fixes it / opens with a refusal); every conversation (and chunk of it) in the hand-labelled file excluded | none stated; research use |
 | Hand-labelled real turns, *train* half (scripts/data/real_labels.jsonl, docs/real_labels.md) | 533 (137 refusals; weight 2) from ShareGPT, HH-RLHF harmless-base test, Alpaca, Alpaca-GPT4, LIMA, Dolly | 3-way behaviour + category, read by hand; the *test* half (493 rows) is never trained on and is reported separately | as the sources (HH-RLHF MIT) |
 | Synthetic templates (scripts/synthetic_refusals.py, scripts/synthetic_hard.py) | 2,160 + 1,300 | by construction: 120 per refusal category, partial and lecture-style variants, compliant hard negatives; round 2: apology-then-fix, emphatic negations, quoted refusals, task-requested first person (640 compliant), impersonal / premise / clarification / deflection refusals and inability-then-reduced-answer partials (660) | generated here (Apache-2.0) |
+| Synthetic operator-scoped and bare refusals (scripts/synthetic_scoped.py, round 3) | 240 + 80 + 120 + 480 | scoped refusals ("I can only help with cooking questions") as `chain_of_command`; in-scope answers by a scoped assistant, greetings and closing pleasantries as compliance; bare "Sorry, I can't assist with that." to a telling prompt as that prompt's category | generated here (Apache-2.0) |
 
 Because the training data includes CC BY-NC and CC BY-NC-SA sources, treat the weights as
 research / non-commercial unless retrained on permissively licensed data."""
@@ -57,10 +58,11 @@ def write_card(path: Path, det: LearnedDetector, metrics: dict) -> None:
         "*cross-model*: XSTest GPT-4 completions train the model tested on Llama-2 completions and "
         "vice versa; *by-prompt*: XSTest split by prompt. CoCoNot: subcategory-stratified halves; "
         "other sources split by prompt group. Category scores on CoCoNot count a missed refusal "
-        "as wrong.",
+        "as wrong; the *if refusal* columns score the category head alone on every gold refusal "
+        "(its best refusal category, even when the refusal score fell below the threshold).",
         "",
-        "| protocol | dataset | n | 3-way acc | refusal F1 | binary acc | category acc | category macro-F1 | group acc |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| protocol | dataset | n | 3-way acc | refusal F1 | binary acc | category acc | category macro-F1 | group acc | category macro-F1 if refusal | group acc if refusal |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
 
     def f(x: object) -> str:
@@ -85,11 +87,20 @@ def write_card(path: Path, det: LearnedDetector, metrics: dict) -> None:
                 if ds in ("alpaca", "dolly", "coconot_contrast"):  # no gold refusals: F1 undefined
                     m = {**m, "refusal_f1": None}
                 if ds.startswith("xstest") or ds == "coconot_pref":  # few/weak category labels
-                    m = {**m, "category_acc": None, "category_macro_f1": None, "group_acc": None}
+                    m = {
+                        **m,
+                        "category_acc": None,
+                        "category_macro_f1": None,
+                        "group_acc": None,
+                        "category_if_refusal_macro_f1": None,
+                        "group_if_refusal_acc": None,
+                    }
                 lines.append(
                     f"| {proto} | {ds} | {m['n']} | {f(b3)} | {f(m['refusal_f1'])} | "
                     f"{f(m['binary_acc'])} | {f(m['category_acc'])} | "
-                    f"{f(m['category_macro_f1'])} | {f(m['group_acc'])} |"
+                    f"{f(m['category_macro_f1'])} | {f(m['group_acc'])} | "
+                    f"{f(m.get('category_if_refusal_macro_f1'))} | "
+                    f"{f(m.get('group_if_refusal_acc'))} |"
                 )
     real = {k: v for k, v in metrics.items() if "bundled" in k}
     if real:

@@ -33,7 +33,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 
-from synthetic_refusals import _cap  # scripts/ is on sys.path (build_training_set.py)
+from synthetic_refusals import _cap, synth_row  # scripts/ is on sys.path (build_training_set.py)
 
 APOLOGIES = [
     "I apologize for the confusion.",
@@ -437,16 +437,8 @@ def generate_hard(pool: list[str], seed: int = 29, n: int = 120) -> Iterator[dic
     def row(prompt: str, response: str, behavior: str, category: str, family: str) -> dict:
         nonlocal k
         k += 1
-        return {
-            "id": f"synth-hard-{k}",
-            "prompt": prompt,
-            "response": response.strip(),
-            "behavior": behavior,
-            "category": category,
-            "group_key": f"synth-hard-{family}-{k % 40}",
-            "dataset": "synthetic",
-            "family": family,
-        }
+        group = f"synth-hard-{family}-{k % 40}"
+        return synth_row(f"synth-hard-{k}", prompt, response, behavior, category, group, family)
 
     def content(maxlen: int = 700) -> str:
         return rng.choice(pool)[:maxlen] if pool else "Here are the steps: 1. Plan. 2. Build."

@@ -36,6 +36,28 @@ _LECTURE_CATS = {
 }
 
 
+def synth_row(
+    row_id: str,
+    prompt: str,
+    response: str,
+    behavior: str,
+    category: str,
+    group_key: str,
+    family: str,
+) -> dict:
+    """One synthetic training row (the keys every synthetic generator writes)."""
+    return {
+        "id": row_id,
+        "prompt": prompt,
+        "response": response.strip(),
+        "behavior": behavior,
+        "category": category,
+        "group_key": group_key,
+        "dataset": "synthetic",
+        "family": family,
+    }
+
+
 def _cap(s: str) -> str:
     s = s.strip()
     return s[:1].upper() + s[1:] if s else s

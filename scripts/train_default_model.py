@@ -39,7 +39,7 @@ from refusalkit.detectors.training import fit_learned
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from model_card import write_card
 
-MODEL_VERSION = "1.1.0"
+MODEL_VERSION = "1.2.0"
 BEH = {
     "full_compliance": Behavior.FULL_COMPLIANCE,
     "partial_refusal": Behavior.PARTIAL_REFUSAL,
@@ -145,6 +145,9 @@ def summarise(pairs: list[tuple[dict, object]]) -> dict[str, dict]:
             "category_acc": s["category"].get("accuracy"),
             "category_macro_f1": s["category"].get("macro_f1"),
             "group_acc": s["group"].get("accuracy"),
+            "category_if_refusal_acc": s["category_if_refusal"].get("accuracy"),
+            "category_if_refusal_macro_f1": s["category_if_refusal"].get("macro_f1"),
+            "group_if_refusal_acc": s["group_if_refusal"].get("accuracy"),
         }
     return out
 

@@ -96,6 +96,22 @@ def test_user_files_with_category_and_expected(tmp_path: Path) -> None:
         resolve_all([str(f), f"mine={j}"])
 
 
+def test_user_file_unused_columns_warn_and_rows_are_kept(tmp_path: Path) -> None:
+    f = tmp_path / "typo.csv"
+    f.write_text("prompt,categroy,expected\nHow do I bake bread?,cooking,comply\n")
+    with pytest.warns(UserWarning, match="'categroy'") as rec:
+        (item,) = resolve(str(f))[0].load()
+    assert "typo.csv" in str(rec[0].message) and "rename a misspelt one" in str(rec[0].message)
+    assert item.category == "uncategorized" and item.prompt == "How do I bake bread?"
+    clean = tmp_path / "clean.csv"
+    clean.write_text("prompt,category\nHi,greeting\n")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a file using only known columns is silent
+        assert resolve(str(clean))[0].load()[0].category == "greeting"
+
+
 @pytest.mark.parametrize(
     ("content", "field", "fix"),
     [

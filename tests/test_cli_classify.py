@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from refusalkit.cli.app import app
 from refusalkit.core.io import iter_jsonl
+from refusalkit.core.models import Exchange
 
 FX = Path(__file__).parent / "fixtures" / "classifier"
 runner = CliRunner()
@@ -226,3 +227,25 @@ def test_evaluate_missing_label_column_names_it() -> None:
     )
     assert res.exit_code != 0 and isinstance(res.exception, DataError)
     assert "final_label" in str(res.exception) and "--behavior-field" in str(res.exception)
+
+
+def test_classify_stream_workers_keep_order_past_the_warm_up_rows() -> None:
+    """Batches larger than the rows warmed in the parent: the first batch is split between
+    the parent and the pool, and the output is still in input order, equal to serial."""
+    from refusalkit.detectors.registry import load_detector
+    from refusalkit.detectors.runner import WARM_ROWS, classify_stream
+    from refusalkit.readers import read_exchanges
+
+    rows = list(read_exchanges(FX / "heldout.jsonl"))
+    exchanges = [
+        Exchange(id=f"{k}-{e.id}", prompt=e.prompt, response=e.response)
+        for k in range(6)
+        for e in rows
+    ]
+    batch = WARM_ROWS + 172
+    assert len(exchanges) >= 4 * batch  # enough batches for the worker pool to start
+    det = load_detector("default")
+    par = list(classify_stream(exchanges, det, batch_size=batch, workers=2))
+    ser = list(classify_stream(exchanges, det, batch_size=batch, workers=1))
+    assert [e.id for e, _ in par] == [e.id for e in exchanges]
+    assert [v.to_dict() for _, v in par] == [v.to_dict() for _, v in ser]

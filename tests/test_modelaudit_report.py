@@ -105,6 +105,13 @@ def test_rates_paired_mcnemar_and_holm_are_hand_computed(run_dir: Path) -> None:
     assert (m["n"], m["a_only"], m["b_only"], m["p"]) == (10, 0, 6, pytest.approx(0.03125))
     assert all(x["p_holm"] == pytest.approx(0.09375) for x in tests.values())
 
+    # the reasons the judge found, as a table (not only the HTML heat map): every refusal
+    # of this fixture is the bare "I'm sorry, but I can't help with that." (no reason)
+    md = res.report_paths["markdown"].read_text()
+    assert "Refusals per category" in md
+    (row,) = [line for line in md.splitlines() if line.startswith("| no\\_reason |")]
+    assert "| 11 (100.0%) | 9 (100.0%) |" in row
+
     # re-rendering (refusalkit report) gives the same numbers
     out = CliRunner().invoke(app, ["report", str(run_dir), "--json"])
     assert out.exit_code == 0, out.output

@@ -139,6 +139,7 @@ def load_user(
     opts = dict(reader_options or {})
     opts.setdefault("shape", "prompt_only")
     out, seen = [], set()
+    unused: dict[str, None] = {}  # columns the benchmark does not read, in file order
     with read_exchanges(path, **opts) as stream:
         for ex in stream:
             src = ex.source
@@ -168,8 +169,18 @@ def load_user(
             seen.add(rid)
             category = str(cat).strip() if cat not in (None, "") else UNCATEGORIZED
             out.append(Item(rid, ex.prompt, category, exp))
+            unused.update(dict.fromkeys(meta))
     if not out:
         raise DataError("the file holds no prompts", file=str(path), hint="check the file")
+    if unused:  # a misspelt `category` would otherwise leave every row uncategorised
+        import warnings
+
+        warnings.warn(
+            f"{path}: column(s) {', '.join(map(repr, unused))} are not used by the benchmark "
+            "(it reads prompt, category, expected and id); rename a misspelt one",
+            UserWarning,
+            stacklevel=2,
+        )
     return out
 
 

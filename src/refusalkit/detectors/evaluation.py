@@ -12,6 +12,12 @@ agrees. Conventions:
   called compliant counts as wrong (predicted `not_refusal`). A gold label may accept
   several ids (the issue's CoCoNot mapping is ambiguous for two subcategories); a
   prediction in the accepted set is right.
+* `category_if_refusal` and `group_if_refusal` score the category *head* on its own: for
+  every gold refusal, the detector's most likely refusal category from `category_scores`
+  (even when the refusal score fell below the threshold), as the paper scores its
+  category classifiers on refusals. A detector without category scores has no answer for
+  a refusal it called compliant, which counts as wrong. Report these next to the strict
+  `category` / `group`, never instead of them: detection and explanation fail apart.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from refusalkit.core.models import BEHAVIOR_CLASSES, Behavior, Exchange, Verdict
 from refusalkit.detectors._taxo import NOT_REFUSAL, group_of
 from refusalkit.detectors.labels import REFUSAL_UNKNOWN, parse_behavior
 
-TASKS = ("behavior3", "binary", "category", "group")
+TASKS = ("behavior3", "binary", "category", "group", "category_if_refusal", "group_if_refusal")
 _B3 = [b.value for b in BEHAVIOR_CLASSES]
 
 
@@ -64,6 +70,17 @@ def reference_verdicts(exchanges: Sequence[Exchange], column: str) -> list[Verdi
     return out
 
 
+def _best_refusal_category(v: Verdict) -> str:
+    """The refusal category a verdict ranks highest (its `category` when it has no
+    scores; `not_refusal` when it has neither)."""
+    scores = {k: x for k, x in (v.category_scores or {}).items() if k != NOT_REFUSAL}
+    if scores and max(scores.values()) > 0:
+        return max(scores, key=lambda k: scores[k])
+    if v.behavior.is_refusal:
+        return v.category or "no_reason"
+    return NOT_REFUSAL
+
+
 def _task_pairs(
     gold: Sequence[Gold], verdicts: Sequence[Verdict], task: str
 ) -> tuple[list[str], list[str], int]:
@@ -90,10 +107,13 @@ def _task_pairs(
             yt.append("refusal" if g.is_refusal else "compliance")
             yp.append("refusal" if v.behavior.is_refusal else "compliance")
         else:
-            pred = (v.category or "no_reason") if v.behavior.is_refusal else NOT_REFUSAL
+            if task.endswith("_if_refusal"):
+                pred = _best_refusal_category(v)
+            else:
+                pred = (v.category or "no_reason") if v.behavior.is_refusal else NOT_REFUSAL
             cats = g.categories or frozenset()
             true = pred if pred in cats else sorted(cats)[0]
-            if task == "category":
+            if task.startswith("category"):
                 yt.append(true)
                 yp.append(pred)
             else:

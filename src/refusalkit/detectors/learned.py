@@ -144,9 +144,20 @@ class LearnedDetector(Detector):
         mask: list[np.ndarray] = []
         rows, cols, vals = self.index.entries(responses, prompts, mask)
         nh = self.index.n_columns
-        X = sp.coo_matrix((vals, (rows, cols)), shape=(n, nh))
-        z = X @ self.W[:nh]
-        z += dense_features(responses, mask[0], prompts, version=self.cfg.dense) @ self.W[nh:]
+        # The dense features (mostly zeros) join the sparse matrix, so scoring is one
+        # sparse product. A dense `D @ W` would go to OpenBLAS, whose threads spin on
+        # every core for a tiny product: twice the CPU time per row, and forked workers
+        # fighting each other for the cores (measured: docs/benchmarks.md).
+        D = dense_features(responses, mask[0], prompts, version=self.cfg.dense)
+        dr, dc = np.nonzero(D)
+        X = sp.coo_matrix(
+            (
+                np.concatenate([vals, D[dr, dc].astype(vals.dtype, copy=False)]),
+                (np.concatenate([rows, dr]), np.concatenate([cols, dc + nh])),
+            ),
+            shape=(n, self.W.shape[0]),
+        )
+        z = X @ self.W
         z += self.b
         return np.asarray(z)
 

@@ -40,6 +40,8 @@ VERDICT_KEYS = (
 )
 
 _WORKER_DETECTOR: Detector | None = None
+#: Rows scored in the parent before the workers are forked (warms the detector).
+WARM_ROWS = 128
 
 
 def _score_batch(batch: tuple[list[str], list[str]]) -> Any:
@@ -103,14 +105,16 @@ def classify_stream(
         while batch := list(islice(it, batch_size)):
             yield from zip(batch, detector.predict(batch), strict=True)
         return
-    # Score the first batch here: useful work that also warms the detector (lazy imports,
-    # hash tables) *before* the fork, so workers do not each repeat it.
+    # Score a few rows here: useful work that also warms the detector (lazy imports, hash
+    # tables) *before* the fork, so workers do not each repeat it. Only a few: whatever is
+    # scored here is serial time before the workers start, which a small file feels.
     first = ahead.pop(0)
-    yield from zip(first, detector.predict(first), strict=True)
+    warm, rest = first[:WARM_ROWS], first[WARM_ROWS:]
+    yield from zip(warm, detector.predict(warm), strict=True)
     global _WORKER_DETECTOR
     _WORKER_DETECTOR = detector  # inherited by the forked workers
     pending: deque[tuple[list[Exchange], Future[Any]]] = deque()
-    queued = iter(ahead)
+    queued = iter([rest, *ahead] if rest else ahead)
     with ProcessPoolExecutor(max_workers=n_workers, mp_context=mp.get_context("fork")) as pool:
         batch = next(queued, None) or list(islice(it, batch_size))
         while batch or pending:

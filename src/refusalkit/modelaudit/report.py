@@ -13,7 +13,7 @@ from typing import Any
 
 from refusalkit.modelaudit.aggregate import EXPECTED, GROUP_ORDER, Cell, ModelAuditAggregate
 from refusalkit.reports import Chart, Example, Examples, Report, Table, Text
-from refusalkit.reports.composition import GROUP_LABELS, fmt_estimate, fmt_pct
+from refusalkit.reports.composition import GROUP_LABELS, category_order, fmt_estimate, fmt_pct
 
 SIDE = {"refuse": "should refuse", "comply": "should answer"}
 
@@ -136,11 +136,16 @@ def build_report(agg: ModelAuditAggregate, info: dict[str, Any]) -> Report:
     prof = report.section("Refusal profile")
     prof.add(_heat(agg, "refuse", "Should refuse: refusal rate by category"))
     prof.add(_heat(agg, "comply", "Should answer: refusal (over-refusal) rate by category"))
-    from refusalkit.reports.composition import category_heatmap
+    from refusalkit.reports.composition import category_heatmap, category_table
 
     comps = [(ep, agg.composition[ep]) for ep in agg.endpoints if ep in agg.composition]
     if comps:
         prof.add(category_heatmap(comps, title="Reasons the judge found: share of refusals"))
+        # the same counts as a table, so the Markdown report shows e.g. how many
+        # chain_of_command refusals an operator prompt added
+        found = [c for c in category_order() if any(comp.category[c] for _, comp in comps)]
+        if found:
+            prof.add(category_table(comps, found))
 
     cats = report.section("Per category")
     for ep in agg.endpoints:
