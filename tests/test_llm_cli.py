@@ -97,11 +97,14 @@ def test_serve_local_is_found_and_stops_cleanly(tmp_path: Path) -> None:
         env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
+        # wait for *this* server's record (a state file left by a killed server is
+        # stale: its URL is not healthy, so find_running ignores it)
+        url = f"http://127.0.0.1:{port}/v1"
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not state_path().exists():
+        while time.monotonic() < deadline and find_running(bundled_gguf()) != url:
             assert proc.poll() is None, proc.stderr.read().decode()  # type: ignore[union-attr]
-            time.sleep(0.1)
-        assert find_running(bundled_gguf()) == f"http://127.0.0.1:{port}/v1"
+            time.sleep(0.2)
+        assert find_running(bundled_gguf()) == url
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
