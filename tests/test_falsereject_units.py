@@ -136,6 +136,23 @@ def test_config_errors_name_the_flag() -> None:
     assert cfg.pool_endpoints == ["a"]
 
 
+def test_config_from_command_parameters_maps_roles_pool_and_nodes() -> None:
+    """A command's locals(): role flags become roles, --pool-endpoint the pool list,
+    --nodes the sub-graph sizes; parameters that are not config (n, output) are ignored."""
+    from refusalkit.cli.falsereject_opts import config_from_params
+
+    cfg = config_from_params({
+        "endpoint": "a", "generator_endpoint": "b", "responder_endpoint": None,
+        "pool_endpoint": ["p1", "p2"], "nodes": "3-5", "max_tokens": ["generator=64"],
+        "max_rounds": 2, "n": 10, "output": "x.jsonl",
+    })  # fmt: skip
+    assert cfg.role("generator").endpoint == "b"
+    assert cfg.role("responder").endpoint == cfg.role("extractor").endpoint == "a"
+    assert cfg.pool_endpoints == ["p1", "p2"]
+    assert (cfg.min_nodes, cfg.max_nodes, cfg.max_rounds) == (3, 5, 2)
+    assert cfg.role("generator").max_tokens == 64
+
+
 # ----------------------------------------------------------------------------- graph
 def _record(sid: str, cat: int, entities: list[tuple[str, str]], rels: list[tuple[str, str, str]],
             label: str | None = None) -> dict[str, Any]:  # fmt: skip

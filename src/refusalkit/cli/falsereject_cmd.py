@@ -61,10 +61,10 @@ from refusalkit.cli.falsereject_opts import (
     TemperatureOpt,
     TemplateOpt,
     TruncOpt,
+    config_from_params,
     count_items,
     emit,
     load_seeds,
-    make_config,
     opt,
     print_estimate,
     run_async,
@@ -117,16 +117,7 @@ def graph_cmd(
     """
     from refusalkit.falsereject.extract import extract_graph
 
-    cfg = make_config(
-        endpoint=endpoint,
-        roles={"extractor": extractor_endpoint},
-        max_tokens=max_tokens,
-        temperature=temperature,
-        prompts=prompts,
-        template=template,
-        max_attempts=max_attempts,
-        concurrency=concurrency,
-    )
+    cfg = config_from_params(locals())
     items = load_seeds(seeds, demo, limit, DatasetOptions.from_params(locals()))
     if dry_run:
         from refusalkit.falsereject.extract import extractions_path
@@ -172,19 +163,7 @@ def generate_cmd(
     from refusalkit.falsereject.generate import generate_prompts, resolve_categories
     from refusalkit.falsereject.graph import EntityGraph
 
-    cfg = make_config(
-        endpoint=endpoint,
-        roles={"generator": generator_endpoint, "discriminator": discriminator_endpoint},
-        max_tokens=max_tokens,
-        temperature=temperature,
-        prompts=prompts,
-        template=template,
-        max_attempts=max_attempts,
-        concurrency=concurrency,
-        max_rounds=max_rounds,
-        seed=seed,
-        nodes=nodes,
-    )
+    cfg = config_from_params(locals())
     cats = resolve_categories(category)
     if dry_run:
         return print_estimate(
@@ -224,16 +203,7 @@ def validate_cmd(
 
     Example: refusalkit falsereject validate prompts.jsonl --pool-endpoint gpt --pool-endpoint claude -k 1 -o validated.jsonl
     """
-    cfg = make_config(
-        endpoint=endpoint,
-        pool=pool_endpoint,
-        max_tokens=max_tokens,
-        temperature=temperature,
-        concurrency=concurrency,
-        pool_system=pool_system,
-        judge=judge,
-        min_refusals=min_refusals,
-    )
+    cfg = config_from_params(locals())
     run_stage("validate", "generate", input, output, cfg, log, overwrite, dry_run, as_json)
 
 
@@ -258,16 +228,7 @@ def orchestrate_cmd(
 
     Example: refusalkit falsereject orchestrate validated.jsonl --orchestrator-endpoint gpt -o checked.jsonl
     """
-    cfg = make_config(
-        endpoint=endpoint,
-        roles={"orchestrator": orchestrator_endpoint},
-        max_tokens=max_tokens,
-        temperature=temperature,
-        prompts=prompts,
-        template=template,
-        max_attempts=max_attempts,
-        concurrency=concurrency,
-    )
+    cfg = config_from_params(locals())
     run_stage("orchestrate", "validate", input, output, cfg, log, overwrite, dry_run, as_json)
 
 
@@ -294,18 +255,7 @@ def respond_cmd(
 
     Example: refusalkit falsereject respond checked.jsonl --responder-endpoint gpt -o responses.jsonl
     """
-    cfg = make_config(
-        endpoint=endpoint,
-        roles={"responder": responder_endpoint},
-        max_tokens=max_tokens,
-        temperature=temperature,
-        prompts=prompts,
-        template=template,
-        max_attempts=max_attempts,
-        concurrency=concurrency,
-        cot_format=cot_format,
-        allow_truncated=allow_truncated,
-    )
+    cfg = config_from_params(locals())
     run_stage("respond", "orchestrate", input, output, cfg, log, overwrite, dry_run, as_json)
 
 

@@ -200,6 +200,43 @@ def make_config(
     return cfg
 
 
+#: Command parameters that `make_config` takes under the same name (`pool_endpoint` is
+#: `pool`; `<role>_endpoint` parameters become `roles`).
+_CONFIG_PARAMS = (
+    "endpoint",
+    "max_tokens",
+    "temperature",
+    "prompts",
+    "template",
+    "max_attempts",
+    "concurrency",
+    "pool_system",
+    "judge",
+    "min_refusals",
+    "cot_format",
+    "allow_truncated",
+    "max_rounds",
+    "seed",
+    "nodes",
+)
+
+
+def config_from_params(params: dict[str, Any]) -> Any:
+    """The pipeline config from a command's parameters (`config_from_params(locals())`).
+
+    Each stage command declares only the options it uses (typer needs them in the
+    signature); this collects whichever it has, so the flag -> config mapping lives here
+    once, as `DatasetOptions.from_params` does for the reader flags.
+    """
+    from refusalkit.falsereject.config import ROLES
+
+    kw = {k: params[k] for k in _CONFIG_PARAMS if k in params}
+    if "pool_endpoint" in params:  # a list of endpoints, not one role's
+        kw["pool"] = params["pool_endpoint"]
+    roles = {r: params[f"{r}_endpoint"] for r in ROLES if r != "pool" and f"{r}_endpoint" in params}
+    return make_config(roles=roles, **kw)
+
+
 def run_async(coro: Any, output: Path) -> Any:
     try:
         return asyncio.run(coro)

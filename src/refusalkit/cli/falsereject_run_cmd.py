@@ -41,9 +41,9 @@ from refusalkit.cli.falsereject_opts import (
     TemplateOpt,
     ThresholdOpt,
     TruncOpt,
+    config_from_params,
     count_items,
     load_seeds,
-    make_config,
     opt,
     print_estimate,
     print_yields,
@@ -138,32 +138,7 @@ def run_cmd(
     from refusalkit.falsereject.generate import resolve_categories
     from refusalkit.falsereject.pipeline import run_pipeline
 
-    roles = {
-        "extractor": extractor_endpoint,
-        "generator": generator_endpoint,
-        "discriminator": discriminator_endpoint,
-        "orchestrator": orchestrator_endpoint,
-        "responder": responder_endpoint,
-    }
-    cfg = make_config(
-        endpoint=endpoint,
-        roles=roles,
-        pool=pool_endpoint,
-        max_tokens=max_tokens,
-        temperature=temperature,
-        prompts=prompts,
-        template=template,
-        max_attempts=max_attempts,
-        concurrency=concurrency,
-        pool_system=pool_system,
-        judge=judge,
-        min_refusals=min_refusals,
-        cot_format=cot_format,
-        allow_truncated=allow_truncated,
-        max_rounds=max_rounds,
-        seed=seed,
-        nodes=nodes,
-    )
+    cfg = config_from_params(locals())
     cats = resolve_categories(category)
     items = load_seeds(seeds, demo, limit, DatasetOptions(prompt_field=prompt_field))
     if dry_run:
