@@ -16,8 +16,7 @@ Stages (each resumable, each reading the previous stage's JSONL; see docs/falser
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from refusalkit.core.lazy import lazy_exports
 
 _EXPORTS = {
     "PipelineConfig": "refusalkit.falsereject.config",
@@ -39,15 +38,4 @@ _EXPORTS = {
     "demo_seeds_path": "refusalkit.falsereject.extract",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'refusalkit.falsereject' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

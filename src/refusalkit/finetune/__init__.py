@@ -13,8 +13,7 @@ imported inside the functions, so importing this package stays light. See docs/f
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from refusalkit.core.lazy import lazy_exports
 
 _EXPORTS = {
     "FinetuneJob": "refusalkit.finetune.run",
@@ -26,11 +25,4 @@ _EXPORTS = {
     "write_gguf": "refusalkit.finetune.gguf_export",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'refusalkit.finetune' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

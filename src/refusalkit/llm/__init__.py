@@ -11,8 +11,7 @@ alone takes over a second to import).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from refusalkit.core.lazy import lazy_exports
 
 _EXPORTS = {
     "LLMClient": "refusalkit.llm.client",
@@ -39,15 +38,4 @@ _EXPORTS = {
     "FalseRejectJudge": "refusalkit.llm.judges",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'refusalkit.llm' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)
