@@ -25,17 +25,22 @@ from refusalkit.detectors.features import _SENT_END
 #: the difference between a full and a partial refusal. Then two prompt cues: the task asks
 #: for text in a voice (rewrite, letter, excuse: "I'm sorry, I can't come" is then the
 #: answer, not a refusal) and a yes/no question ("No, it did not." answers it).
-SHAPE_NAMES = (
-    "apology_fix",
-    "clarify_only",
-    "premise_denial",
-    "impersonal_refusal",
+#: The cues about a pivot and what follows it (the partial head must not use them: see
+#: `training.DEFAULT_DROP`). Their order in SHAPE_NAMES is the weights' column order.
+PIVOT_NAMES = (
     "pivot",
     "pivot_chars",
     "pivot_items",
     "pivot_code",
     "pivot_sentences",
     "open_then_items",
+)
+SHAPE_NAMES = (
+    "apology_fix",
+    "clarify_only",
+    "premise_denial",
+    "impersonal_refusal",
+    *PIVOT_NAMES,
     "impossible_expl",
     "prompt_task_text",
     "prompt_yesno",

@@ -25,6 +25,7 @@ from refusalkit.detectors._taxo import NOT_REFUSAL
 from refusalkit.detectors.base import Label
 from refusalkit.detectors.dense import LENGTH_NAMES, dense_names
 from refusalkit.detectors.features import BucketIndex, select_buckets
+from refusalkit.detectors.shape import PIVOT_NAMES
 
 if TYPE_CHECKING:
     from refusalkit.detectors.learned import LearnedDetector
@@ -56,16 +57,7 @@ def refusal_target(label: Label, categories: Sequence[str]) -> int | None:
 #: 0.82 without `pivot` and `impossible_expl`, model 1.1.0).
 DEFAULT_DROP: dict[str, tuple[str, ...]] = {
     "refusal": LENGTH_NAMES,
-    "partial": (
-        *LENGTH_NAMES,
-        "pivot",
-        "pivot_chars",
-        "pivot_items",
-        "pivot_code",
-        "pivot_sentences",
-        "open_then_items",
-        "impossible_expl",
-    ),
+    "partial": (*LENGTH_NAMES, *PIVOT_NAMES, "impossible_expl"),
 }
 
 
