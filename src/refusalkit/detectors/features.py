@@ -308,14 +308,20 @@ class BucketIndex:
         scale = 1.0 / np.sqrt(np.maximum(counts, 1.0))
         return win % max(n, 1), col, scale[win]
 
-    def matrix(
+    def coo(
         self,
         responses: Sequence[str],
         prompts: Sequence[str] | None,
         dense_prompts: Sequence[str] | None = None,
     ):  # type: ignore[no-untyped-def]
-        """The scipy CSR matrix (hashed block then dense block) used for training.
-        `prompts` feed the hashed prompt namespace, `dense_prompts` the dense prompt cues."""
+        """The feature matrix (hashed block, then the dense block) as scipy COO, duplicate
+        entries not yet summed: what scoring multiplies and training converts to CSR.
+        `prompts` feed the hashed prompt namespace, `dense_prompts` the dense prompt cues.
+
+        The dense cues (mostly zeros) join as sparse entries, so scoring is one sparse
+        product: a dense `D @ W` went to OpenBLAS, whose threads spin on every core even
+        for a tiny product (twice the CPU per row, and forked workers fighting for the
+        cores; docs/benchmarks.md)."""
         import scipy.sparse as sp
 
         from refusalkit.detectors.dense import dense_features
@@ -323,10 +329,24 @@ class BucketIndex:
         n = len(responses)
         mask: list[np.ndarray] = []
         rows, cols, vals = self.entries(responses, prompts, mask)
-        X = sp.csr_matrix((vals, (rows, cols)), shape=(n, self.n_columns), dtype=np.float32)
-        X.sum_duplicates()
-        D = sp.csr_matrix(dense_features(responses, mask[0], dense_prompts, version=self.cfg.dense))
-        return sp.hstack([X, D], format="csr")
+        D = dense_features(responses, mask[0], dense_prompts, version=self.cfg.dense)
+        dr, dc = np.nonzero(D)
+        return sp.coo_matrix(
+            (
+                np.concatenate([vals, D[dr, dc]]),
+                (np.concatenate([rows, dr]), np.concatenate([cols, dc + self.n_columns])),
+            ),
+            shape=(n, self.n_columns + D.shape[1]),
+        )
+
+    def matrix(
+        self,
+        responses: Sequence[str],
+        prompts: Sequence[str] | None,
+        dense_prompts: Sequence[str] | None = None,
+    ):  # type: ignore[no-untyped-def]
+        """The CSR matrix used for training (`coo` with duplicates summed)."""
+        return self.coo(responses, prompts, dense_prompts).tocsr()
 
 
 def select_buckets(

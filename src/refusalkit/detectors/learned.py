@@ -136,28 +136,7 @@ class LearnedDetector(Detector):
         """Raw head scores, shape (n, 2 + n_categories): refusal, partial, categories."""
         if self.index is None or self.W is None or self.b is None:
             raise RuntimeError("this detector has not been trained or loaded")
-        import scipy.sparse as sp
-
-        from refusalkit.detectors.dense import dense_features
-
-        n = len(responses)
-        mask: list[np.ndarray] = []
-        rows, cols, vals = self.index.entries(responses, prompts, mask)
-        nh = self.index.n_columns
-        # The dense features (mostly zeros) join the sparse matrix, so scoring is one
-        # sparse product. A dense `D @ W` would go to OpenBLAS, whose threads spin on
-        # every core for a tiny product: twice the CPU time per row, and forked workers
-        # fighting each other for the cores (measured: docs/benchmarks.md).
-        D = dense_features(responses, mask[0], prompts, version=self.cfg.dense)
-        dr, dc = np.nonzero(D)
-        X = sp.coo_matrix(
-            (
-                np.concatenate([vals, D[dr, dc].astype(vals.dtype, copy=False)]),
-                (np.concatenate([rows, dr]), np.concatenate([cols, dc + nh])),
-            ),
-            shape=(n, self.W.shape[0]),
-        )
-        z = X @ self.W
+        z = self.index.coo(responses, prompts, prompts) @ self.W
         z += self.b
         return np.asarray(z)
 

@@ -1,7 +1,7 @@
 """Training for the learned detector (scikit-learn is imported here, never at inference).
 
 `fit_learned` builds the n-gram vocabulary from the training rows, featurises them with
-the exact code used at inference (`features.BucketIndex.matrix`) and fits three
+the exact code used at inference (`features.BucketIndex.coo`, as CSR) and fits three
 logistic heads; the weights go into `LearnedDetector.set_weights`.
 
 Label semantics (`detectors.base.Label`):
