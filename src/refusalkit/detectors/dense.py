@@ -75,7 +75,7 @@ def dense_features(
                 *rule,
             ]
         )
-    width = len(dense_names(1 if version < 2 else 2))
+    width = len(dense_names(version))
     out = np.zeros((len(responses), width), dtype=np.float32)
     if rows:
         out[:, : len(DENSE_V1)] = rows
