@@ -24,7 +24,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 
-from synthetic_refusals import synth_row
+from synthetic_refusals import _cap, synth_row
 from synthetic_templates import CATEGORIES, PROMPTS
 
 # (scope noun phrase, a deployment name, in-scope requests)
@@ -210,8 +210,7 @@ def generate_scoped(
 
     for _ in range(n):
         scope, name, _inscope = rng.choice(SCOPES)
-        text = rng.choice(SCOPED).format(s=scope, d=name)
-        text = text[:1].upper() + text[1:]
+        text = _cap(rng.choice(SCOPED).format(s=scope, d=name))
         # any request can be off-topic for a scoped deployment, a harmful or a modality one
         # too: the stated scope, not the request, is the reason
         if rng.random() < 0.6:
